@@ -1,0 +1,122 @@
+# ketenhub - hand-written Makefile.
+#
+#   make            build bin/ketenhubd, bin/ketenctl (and the bench programs)
+#   make test       install missing packages (as root), build, run unit + integration tests
+#   make check      the same tests with ASan + UBSan (clang), into build/san
+#   make lint       clang-format --dry-run -Werror, clang-tidy, cppcheck
+#   make bench      benchmark programs that print figures
+#   make fuzz       libFuzzer targets, time-boxed (FUZZ_SECONDS each)
+#   make run        demo: keys + config under run/, start the hub, send example signals
+#   make clean      remove build output
+
+SHELL := /bin/bash
+CC ?= cc
+O ?= build
+BIN ?= bin
+SHARED ?= ../shared
+FUZZ_SECONDS ?= 30
+
+PKGS := libzmq jansson sqlite3 libsodium libpcre2-8 libcurl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+        -Wvla -Wno-unused-parameter
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_DEFAULT_SOURCE $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) -I. -Ilib -Ihub $(PKG_CFLAGS)
+ALL_LDFLAGS := $(LDFLAGS) $(EXTRA_LDFLAGS)
+LIBS := $(PKG_LIBS) -lm
+
+LIB_SRC := $(wildcard lib/*.c)
+HUB_SRC := $(filter-out hub/main.c,$(wildcard hub/*.c))
+CTL_SRC := $(wildcard ctl/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+BENCH_SRC := $(wildcard tests/bench/*.c)
+
+LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
+HUB_OBJ := $(HUB_SRC:%.c=$(O)/%.o)
+CTL_OBJ := $(CTL_SRC:%.c=$(O)/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/unit/%)
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BIN)/%)
+
+LIBKETEN := $(O)/libketen.a
+LIBHUB := $(O)/libhub.a
+
+.PHONY: units all test unit integration check lint bench fuzz run clean deps
+.DEFAULT_GOAL := all
+
+all: $(BIN)/ketenhubd $(BIN)/ketenctl $(BENCH_BIN)
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIBKETEN): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIBHUB): $(HUB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/ketenhubd: $(O)/hub/main.o $(LIBHUB) $(LIBKETEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BIN)/ketenctl: $(CTL_OBJ) $(LIBHUB) $(LIBKETEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BENCH_BIN): $(BIN)/%: $(O)/tests/bench/%.o $(LIBHUB) $(LIBKETEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(UNIT_BIN): $(O)/unit/%: $(O)/tests/unit/%.o $(LIBHUB) $(LIBKETEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# Installs the Debian packages the build and the tests need, when run as root;
+# otherwise prints the exact apt-get line and stops.
+deps:
+	@scripts/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@O=$(O) BIN=$(BIN) SHARED=$(SHARED) tests/run.sh
+
+# Unit tests and integration tests alone, without the package check.
+unit: all $(UNIT_BIN)
+	@O=$(O) BIN=$(BIN) SHARED=$(SHARED) tests/run.sh unit
+integration: all
+	@O=$(O) BIN=$(BIN) SHARED=$(SHARED) tests/run.sh integration
+
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+check: deps
+	@$(MAKE) --no-print-directory CC=clang O=build/san BIN=build/san/bin CFLAGS="-O1 -g" \
+	    EXTRA_CFLAGS="$(SAN_FLAGS)" EXTRA_LDFLAGS="$(SAN_FLAGS)" all units
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    O=build/san BIN=build/san/bin SHARED=$(SHARED) tests/run.sh
+
+units: $(UNIT_BIN)
+
+lint:
+	@scripts/lint.sh
+
+bench: all
+	@BIN=$(BIN) tests/bench/run.sh
+
+FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+fuzz: deps
+	@$(MAKE) --no-print-directory CC=clang O=build/fuzz BIN=build/fuzz/bin CFLAGS="-O1 -g" \
+	    EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" \
+	    EXTRA_LDFLAGS="-fsanitize=address,undefined" build/fuzz/libketen.a build/fuzz/libhub.a
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
+
+run: deps all
+	@scripts/demo.sh
+
+clean:
+	rm -rf build bin
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -1,0 +1,323 @@
+/*
+ * broker - CURVE ROUTER, ZAP handler and the event loop; see broker.h.
+ *
+ * One thread. The loop sleeps in zmq_poll until a partner frame, a ZAP request
+ * or a signal arrives; it never polls on a short timer.
+ */
+#include "broker.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "keyfile.h"
+#include "log.h"
+#include "util.h"
+
+#define ZAP_ENDPOINT "inproc://zeromq.zap.01"
+#define ZAP_DOMAIN "ketenhub"
+#define RID_MAX 256
+#define SHUTDOWN_LINGER_MS 2000
+
+struct pending {
+    uint8_t rid[RID_MAX];
+    size_t rid_len;
+    zmq_msg_t body;
+    struct intake_msg msg;
+};
+
+struct broker {
+    const struct config *cfg;
+    struct intake *in;
+    struct store *st;
+    void *ctx;
+    void *router;
+    void *zap;
+    char endpoint[256];
+    struct pending *batch;
+    size_t batch_cap;
+};
+
+static int setopt_int(void *sock, int opt, int value)
+{
+    return zmq_setsockopt(sock, opt, &value, sizeof value);
+}
+
+struct broker *broker_new(const struct config *cfg, const char *public_z85, const char *secret_z85,
+                          struct intake *in, struct store *st, char *err, size_t errlen)
+{
+    struct broker *b = calloc(1, sizeof *b);
+    if (!b) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    b->cfg = cfg;
+    b->in = in;
+    b->st = st;
+    b->batch_cap = (size_t)cfg->group_commit_max;
+    b->batch = calloc(b->batch_cap, sizeof *b->batch);
+    b->ctx = zmq_ctx_new();
+    if (!b->batch || !b->ctx) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    /* The ZAP handler must be bound before the first handshake can start. */
+    b->zap = zmq_socket(b->ctx, ZMQ_REP);
+    if (!b->zap || zmq_bind(b->zap, ZAP_ENDPOINT) != 0) {
+        snprintf(err, errlen, "cannot start the ZAP handler: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    b->router = zmq_socket(b->ctx, ZMQ_ROUTER);
+    int64_t maxmsg = cfg->max_message_size;
+    if (!b->router || setopt_int(b->router, ZMQ_CURVE_SERVER, 1) != 0 ||
+        zmq_setsockopt(b->router, ZMQ_CURVE_SECRETKEY, secret_z85, KEYFILE_Z85_LEN) != 0 ||
+        zmq_setsockopt(b->router, ZMQ_CURVE_PUBLICKEY, public_z85, KEYFILE_Z85_LEN) != 0 ||
+        zmq_setsockopt(b->router, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN, strlen(ZAP_DOMAIN)) != 0 ||
+        zmq_setsockopt(b->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+        setopt_int(b->router, ZMQ_ROUTER_MANDATORY, 1) != 0 ||
+        setopt_int(b->router, ZMQ_RCVHWM, 100000) != 0 ||
+        setopt_int(b->router, ZMQ_SNDHWM, 100000) != 0 ||
+        setopt_int(b->router, ZMQ_LINGER, SHUTDOWN_LINGER_MS) != 0) {
+        snprintf(err, errlen, "cannot configure the partner socket: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    if (cfg->heartbeat_interval_ms > 0 &&
+        (setopt_int(b->router, ZMQ_HEARTBEAT_IVL, (int)cfg->heartbeat_interval_ms) != 0 ||
+         setopt_int(b->router, ZMQ_HEARTBEAT_TIMEOUT, (int)cfg->heartbeat_timeout_ms) != 0 ||
+         setopt_int(b->router, ZMQ_HEARTBEAT_TTL, (int)cfg->heartbeat_timeout_ms) != 0)) {
+        snprintf(err, errlen, "cannot set heartbeats: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    if (zmq_bind(b->router, cfg->listen) != 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", cfg->listen, zmq_strerror(errno));
+        goto fail;
+    }
+    size_t len = sizeof b->endpoint;
+    if (zmq_getsockopt(b->router, ZMQ_LAST_ENDPOINT, b->endpoint, &len) != 0)
+        snprintf(b->endpoint, sizeof b->endpoint, "%s", cfg->listen);
+    return b;
+fail:
+    broker_free(&b);
+    return NULL;
+}
+
+const char *broker_endpoint(const struct broker *b)
+{
+    return b->endpoint;
+}
+
+/* Receives one frame into buf (truncated to cap). Returns its size, or -1. */
+static int recv_frame(void *sock, char *buf, size_t cap, int *more)
+{
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, sock, 0) < 0) {
+        zmq_msg_close(&m);
+        return -1;
+    }
+    size_t n = zmq_msg_size(&m);
+    memcpy(buf, zmq_msg_data(&m), n < cap ? n : cap);
+    *more = zmq_msg_more(&m);
+    zmq_msg_close(&m);
+    return (int)n;
+}
+
+static void send_frames(void *sock, const char *const *frames, const size_t *lens, int n)
+{
+    for (int i = 0; i < n; i++)
+        zmq_send(sock, frames[i], lens[i], i < n - 1 ? ZMQ_SNDMORE : 0);
+}
+
+/* One ZAP request (RFC 27): version, request id, domain, address, routing id,
+ * mechanism, credentials. Anything but a known CURVE key is refused. */
+static void handle_zap(struct broker *b)
+{
+    char f[7][256];
+    int len[7] = {0};
+    int more = 1, n = 0;
+    while (more && n < 7) {
+        len[n] = recv_frame(b->zap, f[n], sizeof f[n] - 1, &more);
+        if (len[n] < 0)
+            return;
+        f[n][len[n] < (int)sizeof f[n] - 1 ? len[n] : (int)sizeof f[n] - 1] = '\0';
+        n++;
+    }
+    while (more) { /* drain anything beyond the frames we use */
+        char scratch[64];
+        if (recv_frame(b->zap, scratch, sizeof scratch, &more) < 0)
+            return;
+    }
+    const struct partner *p = NULL;
+    const char *mechanism = n >= 6 ? f[5] : "";
+    if (n == 7 && strcmp(mechanism, "CURVE") == 0 && len[6] == 32)
+        p = config_partner_by_key(b->cfg, (const uint8_t *)f[6]);
+    const char *address = n >= 4 ? f[3] : "?";
+    char key_z85[41] = "-";
+    if (n == 7 && len[6] == 32)
+        zmq_z85_encode(key_z85, (const uint8_t *)f[6], 32);
+    const char *status = p ? "200" : "400";
+    const char *text = p ? "OK" : "unknown key";
+    const char *user = p ? p->id : "";
+    const char *frames[6] = {"1.0", f[1], status, text, user, ""};
+    size_t lens[6] = {3, (size_t)(n > 1 ? len[1] : 0), 3, strlen(text), strlen(user), 0};
+    send_frames(b->zap, frames, lens, 6);
+    if (p) {
+        log_msg(LOG_INFO, "event=connect partner=%s address=%s", p->id, address);
+        return;
+    }
+    log_msg(LOG_WARN, "event=connect_refused address=%s mechanism=%s key=%s", address, mechanism,
+            key_z85);
+    char when[UTIL_TIME_LEN], detail[160];
+    util_time_now(when);
+    snprintf(detail, sizeof detail, "{\"address\":\"%.60s\",\"key\":\"%s\"}", address, key_z85);
+    struct audit_record ar = {when, "unknown", NULL, "connect", key_z85, "refused", detail};
+    if (store_audit(b->st, &ar) != 0)
+        log_msg(LOG_ERROR, "event=audit_failed action=connect error=\"%s\"", store_errmsg(b->st));
+}
+
+/* Receives every complete message waiting on the ROUTER, up to the batch size. */
+static size_t receive_batch(struct broker *b)
+{
+    size_t n = 0;
+    while (n < b->batch_cap) {
+        struct pending *pd = &b->batch[n];
+        zmq_msg_t rid;
+        zmq_msg_init(&rid);
+        if (zmq_msg_recv(&rid, b->router, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&rid);
+            break;
+        }
+        pd->rid_len = zmq_msg_size(&rid) < RID_MAX ? zmq_msg_size(&rid) : RID_MAX;
+        memcpy(pd->rid, zmq_msg_data(&rid), pd->rid_len);
+        int more = zmq_msg_more(&rid);
+        zmq_msg_close(&rid);
+        zmq_msg_init(&pd->body);
+        int frames = 0;
+        /* A message is atomic: once its first frame is here, all are. Keep
+         * the first body frame, count (and drop) any further ones. */
+        while (more) {
+            zmq_msg_t extra;
+            zmq_msg_t *into = frames == 0 ? &pd->body : &extra;
+            if (frames > 0)
+                zmq_msg_init(&extra);
+            if (zmq_msg_recv(into, b->router, 0) < 0)
+                break;
+            more = zmq_msg_more(into);
+            if (frames > 0)
+                zmq_msg_close(&extra);
+            frames++;
+        }
+        const char *user = frames > 0 ? zmq_msg_gets(&pd->body, "User-Id") : NULL;
+        const struct partner *p = user ? config_partner(b->cfg, user) : NULL;
+        if (!p) {
+            /* Cannot happen while ZAP admits only configured keys; never
+             * attribute a frame to a partner we cannot name. */
+            log_msg(LOG_ERROR, "event=frame_dropped reason=no_partner user_id=%s",
+                    user ? user : "-");
+            zmq_msg_close(&pd->body);
+            continue;
+        }
+        pd->msg.partner = p;
+        pd->msg.data = zmq_msg_data(&pd->body);
+        pd->msg.len = zmq_msg_size(&pd->body);
+        pd->msg.frames = frames;
+        pd->msg.reply = NULL;
+        n++;
+    }
+    return n;
+}
+
+static void send_reply(struct broker *b, struct pending *pd)
+{
+    char *text = json_dumps(pd->msg.reply, JSON_COMPACT);
+    if (!text)
+        return;
+    int rc = zmq_send(b->router, pd->rid, pd->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (rc >= 0)
+        rc = zmq_send(b->router, text, strlen(text), ZMQ_DONTWAIT);
+    if (rc < 0) {
+        /* The event's fate is already on disk; a sender that lost the reply
+         * resends and gets "duplicate": true with the same seq. */
+        log_msg(errno == EHOSTUNREACH ? LOG_INFO : LOG_WARN,
+                "event=reply_undelivered partner=%s reason=\"%s\"", pd->msg.partner->id,
+                zmq_strerror(errno));
+    }
+    free(text);
+}
+
+static void process_batch(struct broker *b, size_t n)
+{
+    struct intake_msg *msgs = malloc(n * sizeof *msgs);
+    if (!msgs) {
+        log_msg(LOG_ERROR, "event=out_of_memory batch=%zu", n);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        msgs[i] = b->batch[i].msg;
+    if (intake_run(b->in, msgs, n) != 0)
+        log_msg(LOG_ERROR, "event=store_failed batch=%zu error=\"%s\"", n,
+                intake_store_error(b->in));
+    for (size_t i = 0; i < n; i++) {
+        b->batch[i].msg.reply = msgs[i].reply;
+        send_reply(b, &b->batch[i]);
+        json_decref(msgs[i].reply);
+    }
+    free(msgs);
+done:
+    for (size_t i = 0; i < n; i++)
+        zmq_msg_close(&b->batch[i].body);
+}
+
+int broker_run(struct broker *b, int wake_fd)
+{
+    log_msg(LOG_INFO, "event=listening endpoint=%s partners=%zu", b->endpoint, b->cfg->npartners);
+    for (;;) {
+        zmq_pollitem_t items[3] = {
+            {b->router, 0, ZMQ_POLLIN, 0},
+            {b->zap, 0, ZMQ_POLLIN, 0},
+            {NULL, wake_fd, ZMQ_POLLIN, 0},
+        };
+        if (zmq_poll(items, 3, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            log_msg(LOG_ERROR, "event=poll_failed error=\"%s\"", zmq_strerror(errno));
+            return -1;
+        }
+        if (items[2].revents & ZMQ_POLLIN)
+            return 0;
+        if (items[1].revents & ZMQ_POLLIN) {
+            int events = 0;
+            size_t sz = sizeof events;
+            do {
+                handle_zap(b);
+            } while (zmq_getsockopt(b->zap, ZMQ_EVENTS, &events, &sz) == 0 &&
+                     (events & ZMQ_POLLIN));
+        }
+        if (items[0].revents & ZMQ_POLLIN) {
+            size_t n = receive_batch(b);
+            if (n)
+                process_batch(b, n);
+        }
+    }
+}
+
+void broker_free(struct broker **self_p)
+{
+    struct broker *b = *self_p;
+    if (!b)
+        return;
+    if (b->router)
+        zmq_close(b->router);
+    if (b->zap) {
+        setopt_int(b->zap, ZMQ_LINGER, 0);
+        zmq_close(b->zap);
+    }
+    if (b->ctx)
+        zmq_ctx_term(b->ctx);
+    free(b->batch);
+    free(b);
+    *self_p = NULL;
+}

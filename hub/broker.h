@@ -1,0 +1,42 @@
+/*
+ * broker - the ZeroMQ side of the hub: the CURVE ROUTER socket partners'
+ * adapters connect to, the ZAP handler that maps their public keys to partner
+ * ids, and the one-thread event loop.
+ *
+ * Every frame is attributed to the partner behind the authenticated key
+ * (ZMQ "User-Id" metadata set by the ZAP handler), never to anything in the
+ * payload. Frames that arrive together are handed to intake as one batch, so
+ * they share one commit; replies go out only after that commit.
+ */
+#ifndef BROKER_H
+#define BROKER_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "intake.h"
+#include "store.h"
+
+struct broker;
+
+/*
+ * Creates the sockets and binds cfg->listen with the hub's key pair (Z85).
+ * Borrows cfg, in and st. Returns the broker (caller frees), or NULL with err.
+ */
+struct broker *broker_new(const struct config *cfg, const char *public_z85, const char *secret_z85,
+                          struct intake *in, struct store *st, char *err, size_t errlen);
+
+/* The endpoint actually bound (a "*" port resolved). The broker owns it. */
+const char *broker_endpoint(const struct broker *b);
+
+/*
+ * Runs the loop until a byte arrives on `wake_fd` (the signal handler's
+ * self-pipe) or a fatal error. Returns 0 after a clean stop, -1 on error.
+ */
+int broker_run(struct broker *b, int wake_fd);
+
+/* Closes the sockets (sending pending replies, bounded linger), frees, nulls. */
+void broker_free(struct broker **self_p);
+
+#endif

@@ -1,0 +1,394 @@
+/*
+ * config - the hub's config file: one table of keys, every problem reported;
+ * see config.h. Checking is separate from use: nothing here opens sockets or
+ * databases, so `ketenhubd --check-config` is safe to run anywhere.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <jansson.h>
+#include <zmq.h>
+
+#include "keyfile.h"
+#include "util.h"
+
+#define CONFIG_MAX_BYTES (4 * 1024 * 1024)
+
+enum key_type { KEY_STRING, KEY_PATH, KEY_INT, KEY_LOG_LEVEL, KEY_PARTNERS, KEY_AUTHORISATION };
+
+struct key_spec {
+    const char *name;
+    enum key_type type;
+    int required;
+    long min, max, def; /* KEY_INT only */
+    size_t offset;
+};
+
+#define OFF(field) offsetof(struct config, field)
+
+/* Every key the config may hold. docs/config.md documents each one. */
+static const struct key_spec keys[] = {
+    {"listen", KEY_STRING, 1, 0, 0, 0, OFF(listen)},
+    {"database", KEY_PATH, 1, 0, 0, 0, OFF(database)},
+    {"schemas", KEY_PATH, 1, 0, 0, 0, OFF(schemas)},
+    {"server_key", KEY_PATH, 1, 0, 0, 0, OFF(server_key)},
+    {"partners", KEY_PARTNERS, 1, 0, 0, 0, 0},
+    {"authorisation", KEY_AUTHORISATION, 0, 0, 0, 0, 0},
+    {"max_message_size", KEY_INT, 0, 1024, 16 * 1024 * 1024, 256 * 1024, OFF(max_message_size)},
+    {"max_json_depth", KEY_INT, 0, 2, 512, 32, OFF(max_json_depth)},
+    {"max_errors", KEY_INT, 0, 1, 1000, 20, OFF(max_errors)},
+    {"group_commit_max", KEY_INT, 0, 1, 100000, 1024, OFF(group_commit_max)},
+    {"heartbeat_interval_ms", KEY_INT, 0, 0, 3600000, 5000, OFF(heartbeat_interval_ms)},
+    {"heartbeat_timeout_ms", KEY_INT, 0, 0, 3600000, 15000, OFF(heartbeat_timeout_ms)},
+    {"log_level", KEY_LOG_LEVEL, 0, 0, 0, 0, 0},
+};
+
+static const char *const partner_keys[] = {"id", "name", "role", "public_key"};
+
+struct problems {
+    char **list;
+    size_t n;
+};
+
+__attribute__((format(printf, 2, 3))) static void problem(struct problems *p, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    char **grown = realloc(p->list, (p->n + 1) * sizeof *grown);
+    if (!grown)
+        return;
+    p->list = grown;
+    p->list[p->n++] = strdup(buf);
+}
+
+static const char *json_type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
+    }
+}
+
+static int valid_partner_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                 (i > 0 && (c == '-' || c == '_' || c == '.'));
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+static void load_partners(struct config *cfg, const json_t *arr, struct problems *p)
+{
+    if (!json_is_array(arr)) {
+        problem(p, "/partners: must be an array, got %s", json_type_name(arr));
+        return;
+    }
+    size_t n = json_array_size(arr);
+    cfg->partners = calloc(n ? n : 1, sizeof *cfg->partners);
+    if (!cfg->partners) {
+        problem(p, "/partners: out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const json_t *o = json_array_get(arr, i);
+        struct partner *pt = &cfg->partners[cfg->npartners];
+        if (!json_is_object(o)) {
+            problem(p, "/partners/%zu: must be an object, got %s", i, json_type_name(o));
+            continue;
+        }
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)o, k, v)
+        {
+            int known = 0;
+            for (size_t j = 0; j < sizeof partner_keys / sizeof *partner_keys; j++)
+                known |= strcmp(k, partner_keys[j]) == 0;
+            if (!known)
+                problem(p, "/partners/%zu/%s: unknown key (allowed: id, name, role, public_key)", i,
+                        k);
+        }
+        const json_t *id = json_object_get(o, "id");
+        const json_t *name = json_object_get(o, "name");
+        const json_t *role = json_object_get(o, "role");
+        const json_t *key = json_object_get(o, "public_key");
+        int ok = 1;
+        if (!json_is_string(id) || !valid_partner_id(json_string_value(id))) {
+            problem(p, "/partners/%zu/id: %s", i,
+                    id ? "must be 1-64 characters a-z 0-9 - _ . starting with a letter or digit"
+                       : "required key is missing");
+            ok = 0;
+        }
+        if (name && !json_is_string(name)) {
+            problem(p, "/partners/%zu/name: must be a string, got %s", i, json_type_name(name));
+            ok = 0;
+        }
+        if (!json_is_string(role) || authz_role_parse(json_string_value(role), &pt->role) != 0) {
+            problem(p, "/partners/%zu/role: %s", i,
+                    role ? "must be one of police, municipality, comensha, care, coordinator"
+                         : "required key is missing");
+            ok = 0;
+        }
+        if (!json_is_string(key) || !keyfile_valid_z85(json_string_value(key))) {
+            problem(p, "/partners/%zu/public_key: %s", i,
+                    key ? "must be a Z85 CURVE public key (40 characters, from ketenctl keygen)"
+                        : "required key is missing");
+            ok = 0;
+        }
+        if (!ok)
+            continue;
+        for (size_t j = 0; j < cfg->npartners; j++) {
+            if (strcmp(cfg->partners[j].id, json_string_value(id)) == 0) {
+                problem(p, "/partners/%zu/id: duplicate partner id \"%s\"", i,
+                        json_string_value(id));
+                ok = 0;
+            }
+            if (strcmp(cfg->partners[j].public_z85, json_string_value(key)) == 0) {
+                problem(p, "/partners/%zu/public_key: same key as partner \"%s\"", i,
+                        cfg->partners[j].id);
+                ok = 0;
+            }
+        }
+        if (!ok)
+            continue;
+        pt->id = strdup(json_string_value(id));
+        pt->name = name ? strdup(json_string_value(name)) : NULL;
+        snprintf(pt->public_z85, sizeof pt->public_z85, "%s", json_string_value(key));
+        zmq_z85_decode(pt->public_key, pt->public_z85);
+        cfg->npartners++;
+    }
+}
+
+static void load_authorisation(struct config *cfg, const json_t *obj, struct problems *p)
+{
+    if (!json_is_object(obj)) {
+        problem(p, "/authorisation: must be an object, got %s", json_type_name(obj));
+        return;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        enum role role;
+        if (authz_role_parse(k, &role) != 0) {
+            problem(p, "/authorisation/%s: unknown role", k);
+            continue;
+        }
+        if (!json_is_array(v)) {
+            problem(p, "/authorisation/%s: must be an array of event types", k);
+            continue;
+        }
+        unsigned set = 0;
+        size_t i;
+        json_t *t;
+        json_array_foreach(v, i, t)
+        {
+            enum event_type type;
+            if (!json_is_string(t) || authz_type_parse(json_string_value(t), &type) != 0) {
+                problem(p, "/authorisation/%s/%zu: unknown event type%s%s", k, i,
+                        json_is_string(t) ? " " : "",
+                        json_is_string(t) ? json_string_value(t) : "");
+                continue;
+            }
+            set |= 1u << type;
+        }
+        cfg->authorisation[role] = set;
+    }
+}
+
+static void check_files(const struct config *cfg, struct problems *p)
+{
+    struct stat st;
+    char err[512];
+    if (cfg->schemas && (stat(cfg->schemas, &st) != 0 || !S_ISDIR(st.st_mode)))
+        problem(p, "/schemas: %s is not a folder", cfg->schemas);
+    if (cfg->server_key) {
+        char pub[41], sec[41];
+        if (keyfile_read_pair(cfg->server_key, pub, sec, err, sizeof err) != 0)
+            problem(p, "/server_key: %s", err);
+        memset(sec, 0, sizeof sec);
+    }
+    if (cfg->database) {
+        char *dir = util_dirname(cfg->database);
+        if (dir && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)))
+            problem(p, "/database: folder %s does not exist", dir);
+        free(dir);
+    }
+    if (cfg->listen && strncmp(cfg->listen, "tcp://", 6) != 0 &&
+        strncmp(cfg->listen, "ipc://", 6) != 0)
+        problem(p, "/listen: must be a tcp:// or ipc:// ZeroMQ endpoint");
+    if (cfg->heartbeat_interval_ms > 0 && cfg->heartbeat_timeout_ms > 0 &&
+        cfg->heartbeat_timeout_ms < cfg->heartbeat_interval_ms)
+        problem(p, "/heartbeat_timeout_ms: must not be shorter than heartbeat_interval_ms");
+}
+
+struct config *config_load(const char *path, char ***problems, size_t *nproblems)
+{
+    struct problems p = {NULL, 0};
+    struct config *cfg = calloc(1, sizeof *cfg);
+    json_t *root = NULL;
+    char err[512];
+    if (!cfg)
+        goto fail;
+    cfg->path = strdup(path);
+    cfg->dir = util_dirname(path);
+    size_t len = 0;
+    char *text = util_read_file(path, CONFIG_MAX_BYTES, &len, err, sizeof err);
+    if (!text) {
+        problem(&p, "%s", err);
+        goto fail;
+    }
+    json_error_t jerr;
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    free(text);
+    if (!root) {
+        problem(&p, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+        goto fail;
+    }
+    if (!json_is_object(root)) {
+        problem(&p, "%s: the config must be a JSON object", path);
+        goto fail;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(root, k, v)
+    {
+        int known = 0;
+        for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+            known |= strcmp(k, keys[i].name) == 0;
+        if (!known)
+            problem(&p, "/%s: unknown key", k);
+    }
+    for (int r = 0; r < ROLE_COUNT; r++)
+        cfg->authorisation[r] = authz_default((enum role)r);
+    cfg->log_level = LOG_INFO;
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        const struct key_spec *ks = &keys[i];
+        v = json_object_get(root, ks->name);
+        if (ks->type == KEY_INT)
+            *(long *)((char *)cfg + ks->offset) = ks->def;
+        if (!v) {
+            if (ks->required)
+                problem(&p, "/%s: required key is missing", ks->name);
+            continue;
+        }
+        switch (ks->type) {
+        case KEY_STRING:
+        case KEY_PATH:
+            if (!json_is_string(v) || json_string_length(v) == 0) {
+                problem(&p, "/%s: must be a non-empty string, got %s", ks->name, json_type_name(v));
+                break;
+            }
+            *(char **)((char *)cfg + ks->offset) =
+                ks->type == KEY_PATH ? util_path_resolve(cfg->dir, json_string_value(v))
+                                     : strdup(json_string_value(v));
+            break;
+        case KEY_INT:
+            if (!json_is_integer(v)) {
+                problem(&p, "/%s: must be an integer, got %s", ks->name, json_type_name(v));
+            } else if (json_integer_value(v) < ks->min || json_integer_value(v) > ks->max) {
+                problem(&p, "/%s: %lld is out of range %ld..%ld", ks->name,
+                        (long long)json_integer_value(v), ks->min, ks->max);
+            } else {
+                *(long *)((char *)cfg + ks->offset) = (long)json_integer_value(v);
+            }
+            break;
+        case KEY_LOG_LEVEL:
+            if (!json_is_string(v) || log_parse_level(json_string_value(v), &cfg->log_level) != 0)
+                problem(&p, "/%s: must be one of debug, info, warn, error", ks->name);
+            break;
+        case KEY_PARTNERS:
+            load_partners(cfg, v, &p);
+            break;
+        case KEY_AUTHORISATION:
+            load_authorisation(cfg, v, &p);
+            break;
+        }
+    }
+    check_files(cfg, &p);
+    if (p.n)
+        goto fail;
+    json_decref(root);
+    *problems = NULL;
+    *nproblems = 0;
+    return cfg;
+fail:
+    json_decref(root);
+    config_free(&cfg);
+    if (p.n == 0)
+        problem(&p, "out of memory");
+    *problems = p.list;
+    *nproblems = p.n;
+    return NULL;
+}
+
+void config_free(struct config **self_p)
+{
+    struct config *cfg = *self_p;
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < cfg->npartners; i++) {
+        free(cfg->partners[i].id);
+        free(cfg->partners[i].name);
+    }
+    free(cfg->partners);
+    free(cfg->path);
+    free(cfg->dir);
+    free(cfg->listen);
+    free(cfg->database);
+    free(cfg->schemas);
+    free(cfg->server_key);
+    free(cfg);
+    *self_p = NULL;
+}
+
+void config_problems_free(char **problems, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(problems[i]);
+    free(problems);
+}
+
+const struct partner *config_partner(const struct config *cfg, const char *id)
+{
+    for (size_t i = 0; i < cfg->npartners; i++)
+        if (strcmp(cfg->partners[i].id, id) == 0)
+            return &cfg->partners[i];
+    return NULL;
+}
+
+const struct partner *config_partner_by_key(const struct config *cfg, const uint8_t key[32])
+{
+    for (size_t i = 0; i < cfg->npartners; i++)
+        if (memcmp(cfg->partners[i].public_key, key, 32) == 0)
+            return &cfg->partners[i];
+    return NULL;
+}

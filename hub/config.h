@@ -1,0 +1,67 @@
+/*
+ * config - loads and checks the hub's JSON config file.
+ *
+ * Every key is in one table (name, type, required, bounds, default), like
+ * redis' static_configs[]; unknown keys, wrong types, values out of bounds,
+ * duplicate partner ids or keys are all reported, each naming its key as a JSON
+ * pointer, and the hub refuses to start. Relative paths resolve against the
+ * config file's folder. Does not log: problems go to the caller.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "authz.h"
+#include "log.h"
+
+struct partner {
+    char *id;   /* the partner id: the ZAP User-Id of its messages */
+    char *name; /* human-readable organisation name, may be NULL */
+    enum role role;
+    char public_z85[41];    /* CURVE public key, Z85 */
+    uint8_t public_key[32]; /* the same, binary, as ZAP delivers it */
+};
+
+struct config {
+    char *path; /* the config file as given */
+    char *dir;  /* its folder: base of relative paths */
+    char *listen;
+    char *database;   /* resolved path */
+    char *schemas;    /* resolved path */
+    char *server_key; /* resolved path */
+    long max_message_size;
+    long max_json_depth;
+    long max_errors;
+    long group_commit_max;
+    long heartbeat_interval_ms;
+    long heartbeat_timeout_ms;
+    enum log_level log_level;
+    unsigned authorisation[ROLE_COUNT]; /* bit set of enum event_type per role */
+    struct partner *partners;
+    size_t npartners;
+};
+
+/*
+ * Loads and checks `path`. On success returns the config (caller frees with
+ * config_free). On failure returns NULL and appends one line per problem to
+ * `problems` (caller-owned; each line starts with the key's JSON pointer).
+ * Also checks what the keys point at: the server key file (readable, mode
+ * 0600), the schemas folder and the database folder.
+ */
+struct config *config_load(const char *path, char ***problems, size_t *nproblems);
+
+/* Frees a config and sets *self_p to NULL. */
+void config_free(struct config **self_p);
+
+/* Frees a problems list from config_load. */
+void config_problems_free(char **problems, size_t n);
+
+/* The partner with this id, or NULL. The config owns it. */
+const struct partner *config_partner(const struct config *cfg, const char *id);
+
+/* The partner with this binary CURVE public key, or NULL. */
+const struct partner *config_partner_by_key(const struct config *cfg, const uint8_t key[32]);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * store - the hub's durable state in SQLite: events and the audit trail.
+ *
+ * Opened in WAL mode with synchronous=FULL, both verified after open; a
+ * quick_check at open refuses a damaged file; the schema is migrated by
+ * PRAGMA user_version. Statements are prepared once. The caller groups writes
+ * in transactions (store_begin/store_commit) so many events share one fsync.
+ * Knows nothing of ZeroMQ or schemas. Does not log: errors go to the caller.
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+struct store;
+
+/* Opens (creating if needed) the database at `path` for the hub. Returns the
+ * store (caller closes), or NULL with err filled. */
+struct store *store_open(const char *path, char *err, size_t errlen);
+
+/* Opens an existing database read-only (for ketenctl); no migrations. */
+struct store *store_open_readonly(const char *path, char *err, size_t errlen);
+
+/* Closes the database and sets *self_p to NULL. */
+void store_close(struct store **self_p);
+
+/* Transactions. Return 0, or -1 (see store_errmsg). */
+int store_begin(struct store *st);
+int store_commit(struct store *st);
+void store_rollback(struct store *st);
+
+/* The last SQLite error message. The store owns it. */
+const char *store_errmsg(const struct store *st);
+
+/* What store_put_event found. */
+enum store_put { STORE_NEW = 0, STORE_DUPLICATE = 1, STORE_CONFLICT = 2 };
+
+/* One event to keep. All strings are borrowed for the call. */
+struct store_event {
+    const char *partner;   /* authenticated partner id */
+    const char *source;    /* CloudEvents source */
+    const char *id;        /* CloudEvents id */
+    const char *type;      /* CloudEvents type */
+    const char *time;      /* CloudEvents time, may be NULL */
+    const char *received;  /* when the hub received it, RFC 3339 UTC */
+    const uint8_t *digest; /* 32-byte content digest (event_digest) */
+    const char *body;      /* the event as JSON text */
+};
+
+/*
+ * Stores an event unless (partner, source, id) is already there. Sets *seq to
+ * the event's sequence number (the old one for a duplicate). Returns STORE_NEW,
+ * STORE_DUPLICATE (same digest), STORE_CONFLICT (same key, other content; *seq
+ * untouched) or -1 on a database error. Call inside a transaction.
+ */
+int store_put_event(struct store *st, const struct store_event *ev, int64_t *seq);
+
+/* One audit record. Strings borrowed; any but action/outcome may be NULL.
+ * Never holds personal data: ids, JSON pointers, keywords, counts. */
+struct audit_record {
+    const char *time;
+    const char *actor;   /* partner id, "admin:<user>" or "hub" */
+    const char *role;    /* the actor's role */
+    const char *action;  /* e.g. "intake", "connect" */
+    const char *object;  /* e.g. event id */
+    const char *outcome; /* e.g. "accepted", "rejected", "refused" */
+    const char *detail;  /* JSON text, e.g. the failing pointers */
+};
+
+/* Appends an audit record. Returns 0, or -1. */
+int store_audit(struct store *st, const struct audit_record *rec);
+
+/*
+ * Figures for `ketenctl status`: {"events": N, "last_seq": N, "by_type": {..},
+ * "by_partner": {..}, "audit_records": N, "schema_version": N}. Caller owns
+ * the returned object; NULL on error.
+ */
+json_t *store_stats(struct store *st);
+
+/* The stored JSON text of event `seq`, or NULL. Caller frees. */
+char *store_event_body(struct store *st, int64_t seq);
+
+#endif

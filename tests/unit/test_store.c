@@ -1,0 +1,182 @@
+/*
+ * test_store - durability settings, idempotency, conflicts, reopen, audit.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sqlite3.h>
+
+#include "check.h"
+#include "store.h"
+#include "testutil.h"
+
+static char dir[128];
+
+static struct store_event sample(const char *id, const uint8_t *digest)
+{
+    struct store_event ev = {
+        .partner = "police-1",
+        .source = "urn:test",
+        .id = id,
+        .type = "nl.mensenhandel.signalen.signaal-geregistreerd",
+        .time = "2026-11-29T08:00:00Z",
+        .received = "2026-11-29T08:00:01.000Z",
+        .digest = digest,
+        .body = "{\"id\":\"x\"}",
+    };
+    return ev;
+}
+
+static void open_sets_wal_and_full_sync_and_version(void)
+{
+    char path[256], err[256];
+    snprintf(path, sizeof path, "%s/a.db", dir);
+    struct store *st = store_open(path, err, sizeof err);
+    CHECK(st != NULL);
+    store_close(&st);
+    CHECK(st == NULL);
+    sqlite3 *db;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    sqlite3_stmt *s;
+    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL);
+    CHECK(sqlite3_step(s) == SQLITE_ROW);
+    CHECK_STR((const char *)sqlite3_column_text(s, 0), "wal");
+    sqlite3_finalize(s);
+    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
+    CHECK(sqlite3_step(s) == SQLITE_ROW);
+    CHECK_INT(sqlite3_column_int(s, 0), 1);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+}
+
+static void new_duplicate_and_conflict_are_told_apart(void)
+{
+    char path[256], err[256];
+    snprintf(path, sizeof path, "%s/b.db", dir);
+    struct store *st = store_open(path, err, sizeof err);
+    uint8_t d1[32] = {1}, d2[32] = {2};
+    int64_t seq = -1, seq2 = -1;
+    struct store_event ev = sample("e1", d1);
+    CHECK_INT(store_begin(st), 0);
+    CHECK_INT(store_put_event(st, &ev, &seq), STORE_NEW);
+    CHECK_INT(seq, 1);
+    /* Same key and content inside the same transaction: a duplicate. */
+    CHECK_INT(store_put_event(st, &ev, &seq2), STORE_DUPLICATE);
+    CHECK_INT(seq2, 1);
+    CHECK_INT(store_commit(st), 0);
+    ev.digest = d2;
+    seq2 = -1;
+    CHECK_INT(store_begin(st), 0);
+    CHECK_INT(store_put_event(st, &ev, &seq2), STORE_CONFLICT);
+    CHECK_INT(seq2, -1);
+    /* The same source and id from another partner is another event. */
+    ev.partner = "police-2";
+    CHECK_INT(store_put_event(st, &ev, &seq2), STORE_NEW);
+    CHECK_INT(seq2, 2);
+    CHECK_INT(store_commit(st), 0);
+    store_close(&st);
+}
+
+static void rollback_keeps_nothing_and_reopen_keeps_commits(void)
+{
+    char path[256], err[256];
+    snprintf(path, sizeof path, "%s/c.db", dir);
+    struct store *st = store_open(path, err, sizeof err);
+    uint8_t d[32] = {7};
+    int64_t seq;
+    struct store_event ev = sample("kept", d);
+    store_begin(st);
+    CHECK_INT(store_put_event(st, &ev, &seq), STORE_NEW);
+    store_commit(st);
+    ev.id = "lost";
+    store_begin(st);
+    CHECK_INT(store_put_event(st, &ev, &seq), STORE_NEW);
+    store_rollback(st);
+    store_close(&st);
+
+    st = store_open_readonly(path, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st)
+        return;
+    json_t *stats = store_stats(st);
+    CHECK_INT(json_integer_value(json_object_get(stats, "events")), 1);
+    CHECK_INT(json_integer_value(json_object_get(stats, "last_seq")), 1);
+    json_decref(stats);
+    char *body = store_event_body(st, 1);
+    CHECK_STR(body, "{\"id\":\"x\"}");
+    free(body);
+    CHECK(store_event_body(st, 2) == NULL);
+    store_close(&st);
+}
+
+static void audit_records_are_counted_by_outcome(void)
+{
+    char path[256], err[256];
+    snprintf(path, sizeof path, "%s/d.db", dir);
+    struct store *st = store_open(path, err, sizeof err);
+    struct audit_record a = {
+        "2026-11-29T08:00:00.000Z", "police-1", "police", "intake", "e1", "rejected",
+        "[{\"path\":\"/data\"}]"};
+    store_begin(st);
+    CHECK_INT(store_audit(st, &a), 0);
+    a.outcome = "accepted";
+    CHECK_INT(store_audit(st, &a), 0);
+    CHECK_INT(store_audit(st, &a), 0);
+    store_commit(st);
+    json_t *stats = store_stats(st);
+    CHECK_INT(json_integer_value(json_object_get(stats, "audit_records")), 3);
+    json_t *outcomes = json_object_get(stats, "intake_outcomes");
+    CHECK_INT(json_integer_value(json_object_get(outcomes, "accepted")), 2);
+    CHECK_INT(json_integer_value(json_object_get(outcomes, "rejected")), 1);
+    json_decref(stats);
+    store_close(&st);
+}
+
+static void damaged_file_is_refused_with_a_clear_error(void)
+{
+    char path[256], err[256] = "";
+    snprintf(path, sizeof path, "%s/junk.db", dir);
+    FILE *f = fopen(path, "w");
+    for (int i = 0; i < 2048; i++)
+        fputs("this is not a database ", f);
+    fclose(f);
+    struct store *st = store_open(path, err, sizeof err);
+    CHECK(st == NULL);
+    CHECK(strstr(err, path) != NULL);
+    store_close(&st);
+}
+
+static void readonly_open_of_missing_file_fails(void)
+{
+    char path[256], err[256] = "";
+    snprintf(path, sizeof path, "%s/none.db", dir);
+    struct store *st = store_open_readonly(path, err, sizeof err);
+    CHECK(st == NULL);
+    CHECK(err[0] != '\0');
+}
+
+static void newer_schema_version_is_refused(void)
+{
+    char path[256], err[256] = "";
+    snprintf(path, sizeof path, "%s/future.db", dir);
+    sqlite3 *db;
+    sqlite3_open(path, &db);
+    sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL);
+    sqlite3_close(db);
+    struct store *st = store_open(path, err, sizeof err);
+    CHECK(st == NULL);
+    CHECK(strstr(err, "newer") != NULL);
+}
+
+int main(void)
+{
+    tu_tempdir(dir, sizeof dir);
+    RUN(open_sets_wal_and_full_sync_and_version);
+    RUN(new_duplicate_and_conflict_are_told_apart);
+    RUN(rollback_keeps_nothing_and_reopen_keeps_commits);
+    RUN(audit_records_are_counted_by_outcome);
+    RUN(damaged_file_is_refused_with_a_clear_error);
+    RUN(readonly_open_of_missing_file_fails);
+    RUN(newer_schema_version_is_refused);
+    tu_rmdir(dir);
+    return CHECK_DONE();
+}

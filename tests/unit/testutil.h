@@ -1,0 +1,48 @@
+/*
+ * testutil.h - helpers the unit test runners share: temp folders and files.
+ * Header-only and static, so each runner stays one file plus this.
+ */
+#ifndef TESTUTIL_H
+#define TESTUTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Makes a fresh folder under /tmp; writes its path into dir (>= 64 bytes). */
+static inline void tu_tempdir(char *dir, size_t len)
+{
+    snprintf(dir, len, "/tmp/ketenhub-unit-XXXXXX");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        exit(2);
+    }
+}
+
+/* Writes text to dir/name; path receives the full path. */
+static inline void tu_write(const char *dir, const char *name, const char *text, char *path,
+                            size_t len)
+{
+    snprintf(path, len, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        exit(2);
+    }
+    fputs(text, f);
+    fclose(f);
+}
+
+/* rm -rf dir (test folders only, under /tmp). */
+static inline void tu_rmdir(const char *dir)
+{
+    char cmd[512];
+    if (strncmp(dir, "/tmp/ketenhub-unit-", 19) != 0)
+        return;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
+#endif
