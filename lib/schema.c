@@ -277,7 +277,8 @@ static int json_eq(const json_t *a, const json_t *b);
 
 static long double num_value(const json_t *v)
 {
-    return json_is_integer(v) ? (long double)json_integer_value(v) : (long double)json_real_value(v);
+    return json_is_integer(v) ? (long double)json_integer_value(v)
+                              : (long double)json_real_value(v);
 }
 
 /* -1, 0, 1; integers compare exactly, mixed through long double (exact for
@@ -304,7 +305,8 @@ static int json_eq(const json_t *a, const json_t *b)
             return 0;
         const char *k;
         json_t *v;
-        json_object_foreach((json_t *)a, k, v) {
+        json_object_foreach((json_t *)a, k, v)
+        {
             const json_t *w = json_object_get(b, k);
             if (!w || !json_eq(v, w))
                 return 0;
@@ -446,8 +448,8 @@ static char *strip_empty_fragment(char *uri)
 static struct schema *compile_node(struct compiler *c, const json_t *json, const char *base,
                                    const char *where);
 
-static struct schema *compile_sub(struct compiler *c, const json_t *json, const struct schema *parent,
-                                  const char *segment)
+static struct schema *compile_sub(struct compiler *c, const json_t *json,
+                                  const struct schema *parent, const char *segment)
 {
     char *where = extend_where(parent->where, segment);
     if (!where) {
@@ -532,7 +534,8 @@ static int kw_schema_map(struct compiler *c, struct schema *s, const char *kw, c
     }
     const char *k;
     json_t *sub;
-    json_object_foreach((json_t *)v, k, sub) {
+    json_object_foreach((json_t *)v, k, sub)
+    {
         struct prop *p = &(*out)[(*n)++];
         p->name = k;
         p->node = compile_sub2(c, sub, s, kw, k);
@@ -578,8 +581,8 @@ static int parse_type(struct compiler *c, struct schema *s, const json_t *v)
     static const struct {
         const char *name;
         unsigned bit;
-    } names[] = {{"null", T_NULL},     {"boolean", T_BOOLEAN}, {"object", T_OBJECT},
-                 {"array", T_ARRAY},   {"number", T_NUMBER},   {"string", T_STRING},
+    } names[] = {{"null", T_NULL},      {"boolean", T_BOOLEAN}, {"object", T_OBJECT},
+                 {"array", T_ARRAY},    {"number", T_NUMBER},   {"string", T_STRING},
                  {"integer", T_INTEGER}};
     size_t n = json_is_array(v) ? json_array_size(v) : 1;
     if (json_is_array(v) && n == 0)
@@ -604,8 +607,8 @@ bad:
 
 /* Keywords that carry no assertion: accepted and ignored by design. */
 static const char *const annotation_keywords[] = {
-    "$schema",    "$comment",         "$vocabulary",     "title",         "description",
-    "default",    "examples",         "deprecated",      "readOnly",      "writeOnly",
+    "$schema",          "$comment",        "$vocabulary",   "title",    "description",
+    "default",          "examples",        "deprecated",    "readOnly", "writeOnly",
     "contentMediaType", "contentEncoding", "contentSchema",
 };
 
@@ -622,7 +625,8 @@ static const char *const known_schema_uris[] = {
     "https://json-schema.org/draft/2020-12/schema#",
 };
 
-static int compile_keyword(struct compiler *c, struct schema *s, const char *kw, const json_t *v)
+static int compile_keyword_at(struct compiler *c, struct schema *s, const char *kw, const json_t *v,
+                              const char *at)
 {
 #define IS(name) (strcmp(kw, name) == 0)
 #define SUB(field)                                                                                 \
@@ -637,7 +641,7 @@ static int compile_keyword(struct compiler *c, struct schema *s, const char *kw,
         for (size_t i = 0; i < 2; i++)
             ok |= json_is_string(v) && strcmp(json_string_value(v), known_schema_uris[i]) == 0;
         if (!ok) {
-            cfail(c, s->where, "\"$schema\" must be draft 2020-12 (%s)", known_schema_uris[0]);
+            cfail(c, at, "\"$schema\" must be draft 2020-12 (%s)", known_schema_uris[0]);
             return -1;
         }
         return 0;
@@ -648,7 +652,7 @@ static int compile_keyword(struct compiler *c, struct schema *s, const char *kw,
         return parse_type(c, s, v);
     if (IS("enum")) {
         if (!json_is_array(v)) {
-            cfail(c, s->where, "\"enum\" must be an array");
+            cfail(c, at, "\"enum\" must be an array");
             return -1;
         }
         s->enum_values = v;
@@ -661,8 +665,7 @@ static int compile_keyword(struct compiler *c, struct schema *s, const char *kw,
     if (IS("minimum") || IS("maximum") || IS("exclusiveMinimum") || IS("exclusiveMaximum") ||
         IS("multipleOf")) {
         if (!json_is_number(v) || (IS("multipleOf") && num_value(v) <= 0)) {
-            cfail(c, s->where, "\"%s\" must be a %snumber", kw,
-                  IS("multipleOf") ? "positive " : "");
+            cfail(c, at, "\"%s\" must be a %snumber", kw, IS("multipleOf") ? "positive " : "");
             return -1;
         }
         if (IS("minimum"))
@@ -695,7 +698,7 @@ static int compile_keyword(struct compiler *c, struct schema *s, const char *kw,
         return kw_non_negative(c, s, kw, v, &s->max_contains);
     if (IS("uniqueItems")) {
         if (!json_is_boolean(v)) {
-            cfail(c, s->where, "\"uniqueItems\" must be a boolean");
+            cfail(c, at, "\"uniqueItems\" must be a boolean");
             return -1;
         }
         s->unique_items = json_is_true(v);
@@ -704,21 +707,21 @@ static int compile_keyword(struct compiler *c, struct schema *s, const char *kw,
     if (IS("pattern")) {
         char rerr[256];
         if (!json_is_string(v)) {
-            cfail(c, s->where, "\"pattern\" must be a string");
+            cfail(c, at, "\"pattern\" must be a string");
             return -1;
         }
-        s->pattern = schema_regex_compile(json_string_value(v), json_string_length(v), rerr,
-                                          sizeof rerr);
+        s->pattern =
+            schema_regex_compile(json_string_value(v), json_string_length(v), rerr, sizeof rerr);
         s->pattern_source = json_string_value(v);
         if (!s->pattern) {
-            cfail(c, s->where, "\"pattern\" is not a valid regular expression: %s", rerr);
+            cfail(c, at, "\"pattern\" is not a valid regular expression: %s", rerr);
             return -1;
         }
         return 0;
     }
     if (IS("format")) {
         if (!json_is_string(v)) {
-            cfail(c, s->where, "\"format\" must be a string");
+            cfail(c, at, "\"format\" must be a string");
             return -1;
         }
         s->format = schema_format_lookup(json_string_value(v));
@@ -733,7 +736,7 @@ static int compile_keyword(struct compiler *c, struct schema *s, const char *kw,
         s->pattern_props = calloc(n + 1, sizeof *s->pattern_props);
         if (!s->pattern_props) {
             free(tmp);
-            cfail(c, s->where, "out of memory");
+            cfail(c, at, "out of memory");
             return -1;
         }
         for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -744,7 +747,7 @@ static int compile_keyword(struct compiler *c, struct schema *s, const char *kw,
                 schema_regex_compile(tmp[i].name, strlen(tmp[i].name), rerr, sizeof rerr);
             s->npattern_props = i + 1;
             if (!s->pattern_props[i].re) {
-                cfail(c, s->where, "patternProperties: \"%s\" is not a valid regular expression: %s",
+                cfail(c, at, "patternProperties: \"%s\" is not a valid regular expression: %s",
                       tmp[i].name, rerr);
                 rc = -1;
             }
@@ -764,17 +767,18 @@ static int compile_keyword(struct compiler *c, struct schema *s, const char *kw,
         return kw_string_list(c, s, kw, v, &s->required, &s->nrequired);
     if (IS("dependentRequired")) {
         if (!json_is_object(v)) {
-            cfail(c, s->where, "\"dependentRequired\" must be an object of string arrays");
+            cfail(c, at, "\"dependentRequired\" must be an object of string arrays");
             return -1;
         }
         s->dep_required = calloc(json_object_size(v) + 1, sizeof *s->dep_required);
         if (!s->dep_required) {
-            cfail(c, s->where, "out of memory");
+            cfail(c, at, "out of memory");
             return -1;
         }
         const char *k;
         json_t *list;
-        json_object_foreach((json_t *)v, k, list) {
+        json_object_foreach((json_t *)v, k, list)
+        {
             struct dep_required *d = &s->dep_required[s->ndep_required++];
             d->name = k;
             if (kw_string_list(c, s, kw, list, &d->names, &d->n) != 0)
@@ -810,12 +814,12 @@ static int compile_keyword(struct compiler *c, struct schema *s, const char *kw,
         SUB(else_);
     if (IS("$ref") || IS("$dynamicRef")) {
         if (!json_is_string(v)) {
-            cfail(c, s->where, "\"%s\" must be a string", kw);
+            cfail(c, at, "\"%s\" must be a string", kw);
             return -1;
         }
         char *uri = schema_uri_resolve(s->base, json_string_value(v));
         if (!uri) {
-            cfail(c, s->where, "\"%s\" cannot be resolved against base URI %s", kw, s->base);
+            cfail(c, at, "\"%s\" cannot be resolved against base URI %s", kw, s->base);
             return -1;
         }
         if (IS("$ref"))
@@ -824,11 +828,24 @@ static int compile_keyword(struct compiler *c, struct schema *s, const char *kw,
             s->dynamic_ref_uri = strip_empty_fragment(uri);
         return 0;
     }
-    cfail(c, s->where,
-          "unknown keyword \"%s\": the validator refuses keywords it does not implement", kw);
+    cfail(c, at, "unknown keyword \"%s\": the validator refuses keywords it does not implement",
+          kw);
     return -1;
 #undef IS
 #undef SUB
+}
+
+/* Compiles one keyword; errors name the keyword's own JSON pointer. */
+static int compile_keyword(struct compiler *c, struct schema *s, const char *kw, const json_t *v)
+{
+    char *at = extend_where(s->where, kw);
+    if (!at) {
+        cfail(c, s->where, "out of memory");
+        return -1;
+    }
+    int rc = compile_keyword_at(c, s, kw, v, at);
+    free(at);
+    return rc;
 }
 
 static int valid_anchor(const char *a)
@@ -938,7 +955,8 @@ static struct schema *compile_node(struct compiler *c, const json_t *json, const
     const json_t *anchor = json_object_get(json, "$anchor");
     if (anchor) {
         if (!json_is_string(anchor) || !valid_anchor(json_string_value(anchor))) {
-            cfail(c, where, "\"$anchor\" must be a plain name (letter or _, then letters, digits, - _ .)");
+            cfail(c, where,
+                  "\"$anchor\" must be a plain name (letter or _, then letters, digits, - _ .)");
             return NULL;
         }
         if (register_anchor(c, s, json_string_value(anchor), 0) != 0)
@@ -962,14 +980,16 @@ static struct schema *compile_node(struct compiler *c, const json_t *json, const
         }
         const char *k;
         json_t *sub;
-        json_object_foreach((json_t *)defs, k, sub) {
+        json_object_foreach((json_t *)defs, k, sub)
+        {
             if (!compile_sub2(c, sub, s, "$defs", k))
                 return NULL;
         }
     }
     const char *kw;
     json_t *v;
-    json_object_foreach((json_t *)json, kw, v) {
+    json_object_foreach((json_t *)json, kw, v)
+    {
         if (compile_keyword(c, s, kw, v) != 0) {
             if (!c->failed)
                 cfail(c, where, "keyword \"%s\" is invalid", kw);
@@ -1174,9 +1194,13 @@ int schema_registry_compile(struct schema_registry *reg, char *err, size_t errle
         char where[2048];
         snprintf(where, sizeof where, "%s#", uri);
         struct schema *root = compile_node(&c, reg->docs[i], uri, where);
-        /* The document is also known by the base URI it was added under. */
-        if (root && map_put(&reg->resources, uri, root) < 0)
+        /* A document is also known by the URI it was added under (its
+         * retrieval URI), as a $ref from another document may use it. */
+        int rc = root ? map_put(&reg->resources, uri, root) : 0;
+        if (rc < 0)
             cfail(&c, where, "out of memory");
+        else if (rc == 1 && map_get(&reg->resources, uri) != root)
+            cfail(&c, where, "two schema documents are both known as %s", uri);
         if (root)
             root->is_resource = 1;
     }
@@ -1271,10 +1295,10 @@ static void eval_merge(struct evaluated *into, const struct evaluated *from)
 struct vctx {
     json_t *errors;
     size_t max_errors;
-    int quiet;      /* > 0 inside anyOf/oneOf/not/if/contains: no error objects */
-    int stop;       /* max_errors reached: the verdict is final */
+    int quiet; /* > 0 inside anyOf/oneOf/not/if/contains: no error objects */
+    int stop;  /* max_errors reached: the verdict is final */
     int depth;
-    char *path;     /* JSON pointer of the current instance */
+    char *path; /* JSON pointer of the current instance */
     size_t path_len, path_cap;
     const char **scope; /* dynamic scope: base URIs of resources entered */
     size_t nscope, cap_scope;
@@ -1285,7 +1309,7 @@ static void path_push(struct vctx *v, const char *seg, size_t *saved)
 {
     *saved = v->path_len;
     size_t need = v->path_len + 2 * strlen(seg) + 2;
-    if (need > v->path_cap) {
+    if (need > v->path_cap || !v->path) {
         size_t cap = need * 2;
         char *p = realloc(v->path, cap);
         if (!p) {
@@ -1353,8 +1377,7 @@ static int validate(struct vctx *v, const struct schema *s, const json_t *inst,
                     struct evaluated *ev);
 
 /* Validates `inst` against `s` with errors suppressed; the verdict only. */
-static int quietly(struct vctx *v, const struct schema *s, const json_t *inst,
-                   struct evaluated *ev)
+static int quietly(struct vctx *v, const struct schema *s, const json_t *inst, struct evaluated *ev)
 {
     v->quiet++;
     int ok = validate(v, s, inst, ev);
@@ -1462,8 +1485,9 @@ static int check_string(struct vctx *v, const struct schema *s, const json_t *in
     if (s->pattern && (ok || !FAST(v, NULL))) {
         int m = schema_regex_match(s->pattern, str, bytes);
         if (m != 1) {
-            verror(v, "pattern", m < 0 ? "string could not be matched against pattern %s"
-                                       : "string does not match the pattern %s",
+            verror(v, "pattern",
+                   m < 0 ? "string could not be matched against pattern %s"
+                         : "string does not match the pattern %s",
                    s->pattern_source);
             ok = 0;
         }
@@ -1533,7 +1557,8 @@ static int check_object(struct vctx *v, const struct schema *s, const json_t *in
         const char *key;
         json_t *value;
         size_t idx = 0;
-        json_object_foreach((json_t *)inst, key, value) {
+        json_object_foreach((json_t *)inst, key, value)
+        {
             int matched = 0;
             const struct schema *p = s->nprops ? find_prop(s, key) : NULL;
             if (p) {
@@ -1624,8 +1649,8 @@ static int check_array(struct vctx *v, const struct schema *s, const json_t *ins
         for (size_t i = 1; i < size && ok; i++) {
             for (size_t j = 0; j < i; j++) {
                 if (json_eq(json_array_get(inst, i), json_array_get(inst, j))) {
-                    verror(v, "uniqueItems", "items %zu and %zu are equal; items must be unique",
-                           j, i);
+                    verror(v, "uniqueItems", "items %zu and %zu are equal; items must be unique", j,
+                           i);
                     ok = 0;
                     break;
                 }
@@ -1737,7 +1762,7 @@ static int validate(struct vctx *v, const struct schema *s, const json_t *inst,
     struct evaluated *evp = ev;
     int own_used = 0;
     if (s->needs_eval && !ev) {
-        size_t n = json_is_object(inst) ? json_object_size(inst)
+        size_t n = json_is_object(inst)  ? json_object_size(inst)
                    : json_is_array(inst) ? json_array_size(inst)
                                          : 0;
         if (eval_init(&own, n) != 0) {
@@ -1892,11 +1917,12 @@ static int validate_applicators(struct vctx *v, const struct schema *s, const js
         }
         if (passed != 1) {
             if (passed == 0)
-                verror(v, "oneOf", "value matches none of the %zu schemas in oneOf",
-                       s->one_of.n);
+                verror(v, "oneOf", "value matches none of the %zu schemas in oneOf", s->one_of.n);
             else
-                verror(v, "oneOf", "value matches %zu of the schemas in oneOf (%zu and more); "
-                       "exactly one must match", passed, first);
+                verror(v, "oneOf",
+                       "value matches %zu of the schemas in oneOf (%zu and more); "
+                       "exactly one must match",
+                       passed, first);
             ok = 0;
             if (FAST(v, ev))
                 return 0;
@@ -1926,7 +1952,8 @@ static int validate_applicators(struct vctx *v, const struct schema *s, const js
         const char *key;
         json_t *value;
         size_t idx = 0;
-        json_object_foreach((json_t *)inst, key, value) {
+        json_object_foreach((json_t *)inst, key, value)
+        {
             if (!eval_has(ev, idx)) {
                 if (s->unevaluated_properties->boolean == 0) {
                     size_t saved;
@@ -1953,12 +1980,11 @@ static int validate_applicators(struct vctx *v, const struct schema *s, const js
             if (s->unevaluated_items->boolean == 0) {
                 size_t saved;
                 path_push_index(v, i, &saved);
-                verror(v, "unevaluatedItems",
-                       "item %zu is not allowed (unevaluatedItems is false)", i);
+                verror(v, "unevaluatedItems", "item %zu is not allowed (unevaluatedItems is false)",
+                       i);
                 path_pop(v, saved);
                 ok = 0;
-            } else if (!validate_child(v, s->unevaluated_items, json_array_get(inst, i), NULL,
-                                       i)) {
+            } else if (!validate_child(v, s->unevaluated_items, json_array_get(inst, i), NULL, i)) {
                 ok = 0;
             }
             if (!ok && FAST(v, NULL))

@@ -35,8 +35,8 @@ void schema_registry_free(struct schema_registry **self_p);
  * err naming the JSON pointer of the offending keyword inside the document.
  * References to other documents are resolved by schema_registry_compile.
  */
-int schema_registry_add(struct schema_registry *reg, json_t *doc, const char *base_uri,
-                        char *err, size_t errlen);
+int schema_registry_add(struct schema_registry *reg, json_t *doc, const char *base_uri, char *err,
+                        size_t errlen);
 
 /*
  * Compiles every added document: checks all keywords, compiles patterns and

@@ -247,7 +247,6 @@ static int check_ipv6(const char *s, size_t len)
             if (!check_ipv4(s + start, len - start))
                 return 0;
             groups += 2;
-            i = len;
             break;
         }
         if (i == start || i - start > 4)
@@ -367,7 +366,8 @@ static int check_hostname(const char *s, size_t len)
         }
         if (n >= 4 && s[start + 2] == '-' && s[start + 3] == '-') {
             /* RFC 5891 4.2.3.1: "--" in positions 3-4 only for A-labels */
-            if ((s[start] != 'x' && s[start] != 'X') || (s[start + 1] != 'n' && s[start + 1] != 'N'))
+            if ((s[start] != 'x' && s[start] != 'X') ||
+                (s[start + 1] != 'n' && s[start + 1] != 'N'))
                 return 0;
             if (!punycode_valid(s + start + 4, n - 4))
                 return 0;
@@ -396,7 +396,8 @@ static int check_email(const char *s, size_t len)
             if (s[i] == '"')
                 break;
             if (s[i] == '\\') {
-                if (i + 1 >= len || (unsigned char)s[i + 1] < 0x20 || (unsigned char)s[i + 1] > 0x7e)
+                if (i + 1 >= len || (unsigned char)s[i + 1] < 0x20 ||
+                    (unsigned char)s[i + 1] > 0x7e)
                     return 0;
                 i += 2;
                 continue;
@@ -522,8 +523,8 @@ static int check_uri(const char *s, size_t len, int need_scheme)
 
     if (len > 0 && is_alpha(s[0])) {
         size_t k = 1;
-        while (k < len && (is_alpha(s[k]) || is_digit(s[k]) || s[k] == '+' || s[k] == '-' ||
-                           s[k] == '.'))
+        while (k < len &&
+               (is_alpha(s[k]) || is_digit(s[k]) || s[k] == '+' || s[k] == '-' || s[k] == '.'))
             k++;
         if (k < len && s[k] == ':')
             scheme = k + 1;

@@ -176,8 +176,8 @@ static size_t translate_property(const char *src, size_t len, size_t i, struct b
  * it. In a class, \S cannot be written as a class member, so it only sets
  * *neg_space and the caller rewrites the class.
  */
-static size_t translate_escape(const char *src, size_t len, size_t i, struct buf *out,
-                               int in_class, int *neg_space)
+static size_t translate_escape(const char *src, size_t len, size_t i, struct buf *out, int in_class,
+                               int *neg_space)
 {
     unsigned hi, lo;
     char next;
@@ -312,10 +312,10 @@ struct schema_regex *schema_regex_compile(const char *src, size_t len, char *err
     if (re == NULL || pcre_src == NULL || cctx == NULL)
         goto oom;
     pcre2_set_compile_extra_options(cctx, PCRE2_EXTRA_ALT_BSUX);
-    re->code = pcre2_compile((PCRE2_SPTR)pcre_src, pcre_len,
-                             PCRE2_UTF | PCRE2_ALT_BSUX | PCRE2_ALLOW_EMPTY_CLASS |
-                                 PCRE2_DOLLAR_ENDONLY,
-                             &errcode, &erroffset, cctx);
+    re->code =
+        pcre2_compile((PCRE2_SPTR)pcre_src, pcre_len,
+                      PCRE2_UTF | PCRE2_ALT_BSUX | PCRE2_ALLOW_EMPTY_CLASS | PCRE2_DOLLAR_ENDONLY,
+                      &errcode, &erroffset, cctx);
     if (re->code == NULL) {
         PCRE2_UCHAR msg[160];
         if (pcre2_get_error_message(errcode, msg, sizeof msg) < 0)

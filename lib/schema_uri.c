@@ -94,6 +94,8 @@ static int buf_add(struct buf *b, const char *s, size_t n)
         b->s = p;
         b->cap = cap;
     }
+    if (n == 0 || b->s == NULL || s == NULL)
+        return b->s == NULL ? -1 : 0;
     memcpy(b->s + b->len, s, n);
     b->len += n;
     b->s[b->len] = '\0';
@@ -132,10 +134,9 @@ static int remove_dot_segments(struct buf *out, const char *path, size_t n)
         size_t left = n - i;
         if (left >= 3 && memcmp(p, "../", 3) == 0) {
             i += 3;
-        } else if (left >= 2 && memcmp(p, "./", 2) == 0) {
-            i += 2;
-        } else if (left >= 3 && memcmp(p, "/./", 3) == 0) {
-            i += 2;
+        } else if ((left >= 2 && memcmp(p, "./", 2) == 0) ||
+                   (left >= 3 && memcmp(p, "/./", 3) == 0)) {
+            i += 2; /* "./" dropped; "/./" becomes "/" */
         } else if (left == 2 && memcmp(p, "/.", 2) == 0) {
             i += 1;
             s[i] = '/';
@@ -199,8 +200,7 @@ char *schema_uri_resolve(const char *base, const char *ref)
             has_query = r.has_query, query = r.query, query_len = r.query_len;
         } else {
             if (b.has_authority) {
-                if (buf_add(&out, "//", 2) < 0 ||
-                    buf_add(&out, b.authority, b.authority_len) < 0)
+                if (buf_add(&out, "//", 2) < 0 || buf_add(&out, b.authority, b.authority_len) < 0)
                     goto fail;
             }
             if (r.path_len == 0) {
