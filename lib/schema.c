@@ -480,28 +480,28 @@ static struct schema *compile_sub2(struct compiler *c, const json_t *json,
     return n;
 }
 
-static int kw_non_negative(struct compiler *c, struct schema *s, const char *kw, const json_t *v,
+static int kw_non_negative(struct compiler *c, const char *at, const char *kw, const json_t *v,
                            long long *out)
 {
     if (!is_integer_value(v) || num_value(v) < 0) {
-        cfail(c, s->where, "\"%s\" must be a non-negative integer", kw);
+        cfail(c, at, "\"%s\" must be a non-negative integer", kw);
         return -1;
     }
     *out = json_is_integer(v) ? (long long)json_integer_value(v) : (long long)json_real_value(v);
     return 0;
 }
 
-static int kw_schema_list(struct compiler *c, struct schema *s, const char *kw, const json_t *v,
-                          struct node_list *out)
+static int kw_schema_list(struct compiler *c, struct schema *s, const char *at, const char *kw,
+                          const json_t *v, struct node_list *out)
 {
     if (!json_is_array(v) || json_array_size(v) == 0) {
-        cfail(c, s->where, "\"%s\" must be a non-empty array of schemas", kw);
+        cfail(c, at, "\"%s\" must be a non-empty array of schemas", kw);
         return -1;
     }
     out->n = json_array_size(v);
     out->v = calloc(out->n, sizeof *out->v);
     if (!out->v) {
-        cfail(c, s->where, "out of memory");
+        cfail(c, at, "out of memory");
         return -1;
     }
     for (size_t i = 0; i < out->n; i++) {
@@ -519,17 +519,17 @@ static int cmp_prop(const void *a, const void *b)
     return strcmp(((const struct prop *)a)->name, ((const struct prop *)b)->name);
 }
 
-static int kw_schema_map(struct compiler *c, struct schema *s, const char *kw, const json_t *v,
-                         struct prop **out, size_t *n)
+static int kw_schema_map(struct compiler *c, struct schema *s, const char *at, const char *kw,
+                         const json_t *v, struct prop **out, size_t *n)
 {
     if (!json_is_object(v)) {
-        cfail(c, s->where, "\"%s\" must be an object of schemas", kw);
+        cfail(c, at, "\"%s\" must be an object of schemas", kw);
         return -1;
     }
     *n = 0;
     *out = calloc(json_object_size(v) + 1, sizeof **out);
     if (!*out) {
-        cfail(c, s->where, "out of memory");
+        cfail(c, at, "out of memory");
         return -1;
     }
     const char *k;
@@ -546,28 +546,28 @@ static int kw_schema_map(struct compiler *c, struct schema *s, const char *kw, c
     return 0;
 }
 
-static int kw_string_list(struct compiler *c, struct schema *s, const char *kw, const json_t *v,
-                          const char ***out, size_t *n)
+static int kw_string_list(struct compiler *c, struct schema *s, const char *at, const char *kw,
+                          const json_t *v, const char ***out, size_t *n)
 {
     if (!json_is_array(v)) {
-        cfail(c, s->where, "\"%s\" must be an array of strings", kw);
+        cfail(c, at, "\"%s\" must be an array of strings", kw);
         return -1;
     }
     *n = json_array_size(v);
     *out = calloc(*n + 1, sizeof **out);
     if (!*out) {
-        cfail(c, s->where, "out of memory");
+        cfail(c, at, "out of memory");
         return -1;
     }
     for (size_t i = 0; i < *n; i++) {
         const json_t *e = json_array_get(v, i);
         if (!json_is_string(e)) {
-            cfail(c, s->where, "\"%s\" must be an array of strings", kw);
+            cfail(c, at, "\"%s\" must be an array of strings", kw);
             return -1;
         }
         for (size_t j = 0; j < i; j++) {
             if (strcmp((*out)[j], json_string_value(e)) == 0) {
-                cfail(c, s->where, "\"%s\" lists \"%s\" twice", kw, json_string_value(e));
+                cfail(c, at, "\"%s\" lists \"%s\" twice", kw, json_string_value(e));
                 return -1;
             }
         }
@@ -576,7 +576,7 @@ static int kw_string_list(struct compiler *c, struct schema *s, const char *kw, 
     return 0;
 }
 
-static int parse_type(struct compiler *c, struct schema *s, const json_t *v)
+static int parse_type(struct compiler *c, struct schema *s, const char *at, const json_t *v)
 {
     static const struct {
         const char *name;
@@ -601,7 +601,7 @@ static int parse_type(struct compiler *c, struct schema *s, const json_t *v)
     }
     return 0;
 bad:
-    cfail(c, s->where, "\"type\" must be a type name or an array of distinct type names");
+    cfail(c, at, "\"type\" must be a type name or an array of distinct type names");
     return -1;
 }
 
@@ -649,7 +649,7 @@ static int compile_keyword_at(struct compiler *c, struct schema *s, const char *
     if (is_annotation(kw))
         return 0;
     if (IS("type"))
-        return parse_type(c, s, v);
+        return parse_type(c, s, at, v);
     if (IS("enum")) {
         if (!json_is_array(v)) {
             cfail(c, at, "\"enum\" must be an array");
@@ -681,21 +681,21 @@ static int compile_keyword_at(struct compiler *c, struct schema *s, const char *
         return 0;
     }
     if (IS("minLength"))
-        return kw_non_negative(c, s, kw, v, &s->min_length);
+        return kw_non_negative(c, at, kw, v, &s->min_length);
     if (IS("maxLength"))
-        return kw_non_negative(c, s, kw, v, &s->max_length);
+        return kw_non_negative(c, at, kw, v, &s->max_length);
     if (IS("minItems"))
-        return kw_non_negative(c, s, kw, v, &s->min_items);
+        return kw_non_negative(c, at, kw, v, &s->min_items);
     if (IS("maxItems"))
-        return kw_non_negative(c, s, kw, v, &s->max_items);
+        return kw_non_negative(c, at, kw, v, &s->max_items);
     if (IS("minProperties"))
-        return kw_non_negative(c, s, kw, v, &s->min_properties);
+        return kw_non_negative(c, at, kw, v, &s->min_properties);
     if (IS("maxProperties"))
-        return kw_non_negative(c, s, kw, v, &s->max_properties);
+        return kw_non_negative(c, at, kw, v, &s->max_properties);
     if (IS("minContains"))
-        return kw_non_negative(c, s, kw, v, &s->min_contains);
+        return kw_non_negative(c, at, kw, v, &s->min_contains);
     if (IS("maxContains"))
-        return kw_non_negative(c, s, kw, v, &s->max_contains);
+        return kw_non_negative(c, at, kw, v, &s->max_contains);
     if (IS("uniqueItems")) {
         if (!json_is_boolean(v)) {
             cfail(c, at, "\"uniqueItems\" must be a boolean");
@@ -728,11 +728,11 @@ static int compile_keyword_at(struct compiler *c, struct schema *s, const char *
         return 0;
     }
     if (IS("properties"))
-        return kw_schema_map(c, s, kw, v, &s->props, &s->nprops);
+        return kw_schema_map(c, s, at, kw, v, &s->props, &s->nprops);
     if (IS("patternProperties")) {
         struct prop *tmp = NULL;
         size_t n = 0;
-        int rc = kw_schema_map(c, s, kw, v, &tmp, &n);
+        int rc = kw_schema_map(c, s, at, kw, v, &tmp, &n);
         s->pattern_props = calloc(n + 1, sizeof *s->pattern_props);
         if (!s->pattern_props) {
             free(tmp);
@@ -764,7 +764,7 @@ static int compile_keyword_at(struct compiler *c, struct schema *s, const char *
         SUB(unevaluated_properties);
     }
     if (IS("required"))
-        return kw_string_list(c, s, kw, v, &s->required, &s->nrequired);
+        return kw_string_list(c, s, at, kw, v, &s->required, &s->nrequired);
     if (IS("dependentRequired")) {
         if (!json_is_object(v)) {
             cfail(c, at, "\"dependentRequired\" must be an object of string arrays");
@@ -781,15 +781,15 @@ static int compile_keyword_at(struct compiler *c, struct schema *s, const char *
         {
             struct dep_required *d = &s->dep_required[s->ndep_required++];
             d->name = k;
-            if (kw_string_list(c, s, kw, list, &d->names, &d->n) != 0)
+            if (kw_string_list(c, s, at, kw, list, &d->names, &d->n) != 0)
                 return -1;
         }
         return 0;
     }
     if (IS("dependentSchemas"))
-        return kw_schema_map(c, s, kw, v, &s->dep_schemas, &s->ndep_schemas);
+        return kw_schema_map(c, s, at, kw, v, &s->dep_schemas, &s->ndep_schemas);
     if (IS("prefixItems"))
-        return kw_schema_list(c, s, kw, v, &s->prefix_items);
+        return kw_schema_list(c, s, at, kw, v, &s->prefix_items);
     if (IS("items"))
         SUB(items);
     if (IS("contains"))
@@ -799,11 +799,11 @@ static int compile_keyword_at(struct compiler *c, struct schema *s, const char *
         SUB(unevaluated_items);
     }
     if (IS("allOf"))
-        return kw_schema_list(c, s, kw, v, &s->all_of);
+        return kw_schema_list(c, s, at, kw, v, &s->all_of);
     if (IS("anyOf"))
-        return kw_schema_list(c, s, kw, v, &s->any_of);
+        return kw_schema_list(c, s, at, kw, v, &s->any_of);
     if (IS("oneOf"))
-        return kw_schema_list(c, s, kw, v, &s->one_of);
+        return kw_schema_list(c, s, at, kw, v, &s->one_of);
     if (IS("not"))
         SUB(not_);
     if (IS("if"))
@@ -942,12 +942,14 @@ static struct schema *compile_node(struct compiler *c, const json_t *json, const
     }
     if (own_base) {
         s->is_resource = 1;
-        if (map_put(&c->reg->resources, own_base, s) < 0) {
-            free(own_base);
+        int rc = map_put(&c->reg->resources, own_base, s);
+        if (rc < 0)
             cfail(c, where, "out of memory");
-            return NULL;
-        }
+        else if (rc == 1 && map_get(&c->reg->resources, own_base) != s)
+            cfail(c, where, "two schemas have the same $id %s", own_base);
         free(own_base);
+        if (c->failed)
+            return NULL;
     }
     if (s->boolean >= 0)
         return s;
