@@ -122,13 +122,6 @@ struct map {
     size_t cap, n;
 };
 
-/* A pointer-keyed hash map: schema JSON value -> compiled node. */
-struct pmap {
-    const void **keys;
-    void **values;
-    size_t cap, n;
-};
-
 struct schema_registry {
     json_t **docs;
     char **doc_uris;
@@ -138,7 +131,7 @@ struct schema_registry {
     struct map resources; /* absolute URI without fragment -> resource root */
     struct map anchors;   /* "uri#name" -> node ($anchor and $dynamicAnchor) */
     struct map dynamic;   /* "uri#name" -> node ($dynamicAnchor only) */
-    struct pmap by_json;  /* schema JSON -> node */
+    struct map by_json;   /* schema JSON (its address as text) -> node */
     int compiled;
     unsigned next_anon;
 };
@@ -150,15 +143,6 @@ static uint64_t hash_str(const char *s)
     uint64_t h = 1469598103934665603ull;
     for (; *s; s++)
         h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-static uint64_t hash_ptr(const void *p)
-{
-    uint64_t h = (uint64_t)(uintptr_t)p;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
     return h;
 }
 
@@ -224,51 +208,17 @@ static void map_free(struct map *m)
     memset(m, 0, sizeof *m);
 }
 
-static void *pmap_get(const struct pmap *m, const void *key)
-{
-    if (m->cap == 0)
-        return NULL;
-    for (size_t i = hash_ptr(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-        if (!m->keys[i])
-            return NULL;
-        if (m->keys[i] == key)
-            return m->values[i];
-    }
-}
+/* The key under which by_json knows a schema value: its address. Compile
+ * time only, so a text key (one map implementation) costs nothing that counts. */
+struct ptr_key {
+    char text[2 * sizeof(void *) + 3];
+};
 
-static int pmap_put(struct pmap *m, const void *key, void *value)
+static struct ptr_key ptr_key(const void *p)
 {
-    if ((m->n + 1) * 2 > m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 64;
-        const void **keys = calloc(cap, sizeof *keys);
-        void **values = calloc(cap, sizeof *values);
-        if (!keys || !values) {
-            free(keys);
-            free(values);
-            return -1;
-        }
-        for (size_t i = 0; i < m->cap; i++) {
-            if (!m->keys[i])
-                continue;
-            size_t j = hash_ptr(m->keys[i]) & (cap - 1);
-            while (keys[j])
-                j = (j + 1) & (cap - 1);
-            keys[j] = m->keys[i];
-            values[j] = m->values[i];
-        }
-        free(m->keys);
-        free(m->values);
-        m->keys = keys;
-        m->values = values;
-        m->cap = cap;
-    }
-    size_t i = hash_ptr(key) & (m->cap - 1);
-    while (m->keys[i])
-        i = (i + 1) & (m->cap - 1);
-    m->keys[i] = key;
-    m->values[i] = value;
-    m->n++;
-    return 0;
+    struct ptr_key k;
+    snprintf(k.text, sizeof k.text, "%p", p);
+    return k;
 }
 
 /* ------------------------------------------------------- JSON helpers */
@@ -902,7 +852,7 @@ static struct schema *new_node(struct compiler *c, const json_t *json, const cha
     s->min_length = s->min_items = s->min_properties = s->min_contains = -1;
     s->max_length = s->max_items = s->max_properties = s->max_contains = -1;
     reg->nodes[reg->nnodes++] = s;
-    if (!s->base || !s->where || pmap_put(&reg->by_json, json, s) != 0)
+    if (!s->base || !s->where || map_put(&reg->by_json, ptr_key(json).text, s) != 0)
         return NULL;
     return s;
 }
@@ -912,7 +862,7 @@ static struct schema *compile_node(struct compiler *c, const json_t *json, const
 {
     if (c->failed)
         return NULL;
-    struct schema *s = pmap_get(&c->reg->by_json, json);
+    struct schema *s = map_get(&c->reg->by_json, ptr_key(json).text);
     if (s)
         return s;
     if (!json_is_object(json) && !json_is_boolean(json)) {
@@ -1055,7 +1005,7 @@ static struct schema *lookup(struct compiler *c, const char *uri)
             where = next;
         }
         if (cur && where) {
-            found = pmap_get(&c->reg->by_json, cur);
+            found = map_get(&c->reg->by_json, ptr_key(cur).text);
             if (!found)
                 found = compile_node(c, cur, root->base, where);
         }
@@ -1139,8 +1089,7 @@ void schema_registry_free(struct schema_registry **self_p)
     map_free(&reg->resources);
     map_free(&reg->anchors);
     map_free(&reg->dynamic);
-    free(reg->by_json.keys);
-    free(reg->by_json.values);
+    map_free(&reg->by_json);
     free(reg);
     *self_p = NULL;
 }
