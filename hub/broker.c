@@ -21,6 +21,19 @@
 #define ZAP_DOMAIN "ketenhub"
 #define RID_MAX 256
 #define SHUTDOWN_LINGER_MS 2000
+/* A client with an unknown key retries every ~100 ms (libzmq reconnect):
+ * the same key from the same address is logged and audited once per window,
+ * with the number of attempts in between, so a rogue client cannot flood
+ * the audit trail or steal fsyncs from intake. */
+#define REFUSAL_WINDOW_MS 60000
+#define REFUSAL_SLOTS 32
+
+struct refusal {
+    char key[41];
+    char address[64];
+    int64_t since_ms;
+    unsigned repeats;
+};
 
 struct pending {
     uint8_t rid[RID_MAX];
@@ -39,6 +52,8 @@ struct broker {
     char endpoint[256];
     struct pending *batch;
     size_t batch_cap;
+    struct refusal refusals[REFUSAL_SLOTS];
+    size_t next_refusal;
 };
 
 static int setopt_int(void *sock, int opt, int value)
@@ -131,6 +146,48 @@ static void send_frames(void *sock, const char *const *frames, const size_t *len
         zmq_send(sock, frames[i], lens[i], i < n - 1 ? ZMQ_SNDMORE : 0);
 }
 
+/* Logs and audits a refused connection, once per window per key + address. */
+static void record_refusal(struct broker *b, const char *full_address, const char *mechanism,
+                           const char *key)
+{
+    char address[64];
+    snprintf(address, sizeof address, "%.63s", full_address);
+    int64_t now = util_mono_ms();
+    struct refusal *r = NULL;
+    for (size_t i = 0; i < REFUSAL_SLOTS && !r; i++)
+        if (strcmp(b->refusals[i].key, key) == 0 && strcmp(b->refusals[i].address, address) == 0)
+            r = &b->refusals[i];
+    if (r && now - r->since_ms < REFUSAL_WINDOW_MS) {
+        r->repeats++;
+        log_msg(LOG_DEBUG, "event=connect_refused address=%s key=%s repeat=%u", address, key,
+                r->repeats);
+        return;
+    }
+    unsigned repeats = r ? r->repeats : 0;
+    if (!r) {
+        r = &b->refusals[b->next_refusal++ % REFUSAL_SLOTS];
+        if (r->repeats)
+            log_msg(LOG_WARN, "event=connect_refused address=%s key=%s repeats=%u", r->address,
+                    r->key, r->repeats);
+        snprintf(r->key, sizeof r->key, "%s", key);
+        snprintf(r->address, sizeof r->address, "%s", address);
+    }
+    r->since_ms = now;
+    r->repeats = 0;
+    log_msg(LOG_WARN, "event=connect_refused address=%s mechanism=%s key=%s repeats=%u", address,
+            mechanism, key, repeats);
+    char when[UTIL_TIME_LEN];
+    util_time_now(when);
+    json_t *d = json_pack("{s:s, s:s, s:s, s:i}", "address", address, "mechanism", mechanism, "key",
+                          key, "repeats", (int)repeats);
+    char *detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    struct audit_record ar = {when, "unknown", NULL, "connect", key, "refused", detail};
+    if (store_audit(b->st, &ar) != 0)
+        log_msg(LOG_ERROR, "event=audit_failed action=connect error=\"%s\"", store_errmsg(b->st));
+    free(detail);
+}
+
 /* One ZAP request (RFC 27): version, request id, domain, address, routing id,
  * mechanism, credentials. Anything but a known CURVE key is refused. */
 static void handle_zap(struct broker *b)
@@ -168,14 +225,7 @@ static void handle_zap(struct broker *b)
         log_msg(LOG_INFO, "event=connect partner=%s address=%s", p->id, address);
         return;
     }
-    log_msg(LOG_WARN, "event=connect_refused address=%s mechanism=%s key=%s", address, mechanism,
-            key_z85);
-    char when[UTIL_TIME_LEN], detail[160];
-    util_time_now(when);
-    snprintf(detail, sizeof detail, "{\"address\":\"%.60s\",\"key\":\"%s\"}", address, key_z85);
-    struct audit_record ar = {when, "unknown", NULL, "connect", key_z85, "refused", detail};
-    if (store_audit(b->st, &ar) != 0)
-        log_msg(LOG_ERROR, "event=audit_failed action=connect error=\"%s\"", store_errmsg(b->st));
+    record_refusal(b, address, mechanism, key_z85);
 }
 
 /* Receives every complete message waiting on the ROUTER, up to the batch size. */

@@ -4,6 +4,7 @@ import time
 import unittest
 
 import zmq
+import zmq.auth
 from zmq.utils.monitor import recv_monitor_message
 
 from harness import SLOW, Hub, main, make_event, request
@@ -44,6 +45,21 @@ class Authentication(unittest.TestCase):
         self.assertIn("event=connect_refused", self.hub.log_text())
         # The hub keeps serving known partners.
         self.assertEqual(request(self.hub.client("police-1"), make_event())["status"], "accepted")
+
+    def test_a_retrying_stranger_is_audited_once_per_window_not_per_attempt(self):
+        from harness import keygen
+        import os
+        _, key_file = keygen(os.path.join(self.hub.dir, "keys", "rogue"))
+        for _ in range(4):  # four connections with the same unknown key
+            s = self.hub.client(key_file=key_file)
+            monitor = s.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+            self.assertIsNotNone(wait_for_event(monitor, zmq.EVENT_HANDSHAKE_FAILED_AUTH))
+            s.disable_monitor()
+            monitor.close(linger=0)
+        key = zmq.auth.load_certificate(key_file)[0].decode()
+        self.assertEqual(self.hub.count(
+            "SELECT count(*) FROM audit WHERE action = 'connect' AND object = ?", key), 1)
+        self.assertEqual(self.hub.log_text().count("event=connect_refused address=127.0.0.1 mechanism"), 1)
 
     def test_wrong_hub_key_gets_no_reply(self):
         from harness import keygen
