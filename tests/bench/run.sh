@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# make bench: runs the benchmark programs with their defaults and prints, first,
+# what machine and when, since every figure depends on both.
+#   BIN=bin tests/bench/run.sh [extra bench_intake options, e.g. --seconds 10]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BIN=${BIN:-bin}
+cpu=$(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')
+echo "== ketenhub benchmarks =="
+echo "date:    $(date -u '+%Y-%m-%dT%H:%M:%SZ')"
+echo "machine: $(nproc) CPUs online, ${cpu:-unknown CPU}, $(uname -sr)"
+echo "disk:    $(df -hT /tmp | awk 'NR == 2 {print $1 " (" $2 ", " $3 ", " $6 " used)"}') for /tmp (the default; --dir moves the database)"
+echo "command: $BIN/bench_intake $*"
+echo
+exec "$BIN/bench_intake" "$@"
