@@ -23,9 +23,9 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
         -Wvla -Wno-unused-parameter
 CFLAGS ?= -O2 -g
-ALL_CFLAGS := -std=c11 -D_DEFAULT_SOURCE $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) -I. -Ilib -Ihub $(PKG_CFLAGS)
+ALL_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -pthread $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) -I. -Ilib -Ihub $(PKG_CFLAGS)
 ALL_LDFLAGS := $(LDFLAGS) $(EXTRA_LDFLAGS)
-LIBS := $(PKG_LIBS) -lm
+LIBS := $(PKG_LIBS) -lm -pthread
 
 LIB_SRC := $(wildcard lib/*.c)
 HUB_SRC := $(filter-out hub/main.c,$(wildcard hub/*.c))

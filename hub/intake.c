@@ -27,7 +27,6 @@ struct checked {
     json_t *errors; /* non-empty: rejected */
     const char *id; /* points into event, may be NULL */
     const char *type;
-    uint8_t digest[EVENT_DIGEST_LEN];
 };
 
 struct intake *intake_new(const struct config *cfg, const struct catalog *cat, struct store *st)
@@ -88,8 +87,20 @@ static void check_one(struct intake *in, const struct intake_msg *m, struct chec
         schema_validate(catalog_data(in->cat, t), data, c->errors, "/data", max_errors);
     while (json_array_size(c->errors) > max_errors)
         json_array_remove(c->errors, json_array_size(c->errors) - 1);
-    if (json_array_size(c->errors) == 0 && event_digest(c->event, c->digest) != 0)
-        event_error(c->errors, "", "json", "the event cannot be serialised");
+}
+
+/* For an id already stored: 1 if the stored event has the same content as
+ * this one (a resend), 0 if not (a conflict), -1 on a store error. */
+static int same_as_stored(struct intake *in, int64_t seq, const struct intake_msg *m,
+                          const json_t *event)
+{
+    size_t len = 0;
+    char *stored = store_event_body(in->st, seq, &len);
+    if (!stored)
+        return -1;
+    int same = event_same_content(stored, len, m->data, m->len, event);
+    free(stored);
+    return same;
 }
 
 static json_t *reply_rejected(const char *id, json_t *errors)
@@ -154,24 +165,24 @@ int intake_run(struct intake *in, struct intake_msg *msgs, size_t n)
                                   NULL,     NULL};
         char *detail = NULL;
         if (json_array_size(c->errors) == 0) {
-            char *body = json_dumps(c->event, JSON_COMPACT);
-            const json_t *time = json_object_get(c->event, "time");
+            /* The frame as received is what is kept: no second serialisation,
+             * and byte for byte what the partner sent. */
             struct store_event ev = {
                 .partner = p->id,
                 .source = json_string_value(json_object_get(c->event, "source")),
                 .id = c->id,
                 .type = c->type,
-                .time = json_string_value(time),
+                .time = json_string_value(json_object_get(c->event, "time")),
                 .received = received,
-                .digest = c->digest,
-                .body = body,
+                .body = msgs[i].data,
+                .body_len = msgs[i].len,
             };
             int64_t seq = 0;
-            int put = body ? store_put_event(in->st, &ev, &seq) : -1;
-            free(body);
-            if (put < 0)
+            int put = store_put_event(in->st, &ev, &seq);
+            int same = put == STORE_EXISTS ? same_as_stored(in, seq, &msgs[i], c->event) : 1;
+            if (put < 0 || same < 0)
                 goto store_failed;
-            if (put == STORE_CONFLICT) {
+            if (!same) {
                 event_error(c->errors, "/id", "idempotency",
                             "id \"%s\" from source \"%s\" was already used for an event with "
                             "other content",
@@ -179,9 +190,9 @@ int intake_run(struct intake *in, struct intake_msg *msgs, size_t n)
             } else {
                 msgs[i].reply = json_pack("{s:s, s:s, s:I}", "ack", c->id, "status", "accepted",
                                           "seq", (json_int_t)seq);
-                if (put == STORE_DUPLICATE)
+                if (put == STORE_EXISTS)
                     json_object_set_new(msgs[i].reply, "duplicate", json_true());
-                ar.outcome = put == STORE_DUPLICATE ? "duplicate" : "accepted";
+                ar.outcome = put == STORE_EXISTS ? "duplicate" : "accepted";
                 char seqtext[32];
                 snprintf(seqtext, sizeof seqtext, "{\"seq\":%lld}", (long long)seq);
                 ar.detail = seqtext;

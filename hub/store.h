@@ -5,6 +5,9 @@
  * quick_check at open refuses a damaged file; the schema is migrated by
  * PRAGMA user_version. Statements are prepared once. The caller groups writes
  * in transactions (store_begin/store_commit) so many events share one fsync.
+ * A writable store checkpoints its WAL on a thread of its own (with its own
+ * connection), so commits on the caller's thread never pay for copying pages
+ * back into the database file.
  * Knows nothing of ZeroMQ or schemas. Does not log: errors go to the caller.
  */
 #ifndef STORE_H
@@ -34,26 +37,26 @@ void store_rollback(struct store *st);
 /* The last SQLite error message. The store owns it. */
 const char *store_errmsg(const struct store *st);
 
-/* What store_put_event found. */
-enum store_put { STORE_NEW = 0, STORE_DUPLICATE = 1, STORE_CONFLICT = 2 };
+/* What store_put_event did. */
+enum store_put { STORE_NEW = 0, STORE_EXISTS = 1 };
 
 /* One event to keep. All strings are borrowed for the call. */
 struct store_event {
-    const char *partner;   /* authenticated partner id */
-    const char *source;    /* CloudEvents source */
-    const char *id;        /* CloudEvents id */
-    const char *type;      /* CloudEvents type */
-    const char *time;      /* CloudEvents time, may be NULL */
-    const char *received;  /* when the hub received it, RFC 3339 UTC */
-    const uint8_t *digest; /* 32-byte content digest (event_digest) */
-    const char *body;      /* the event as JSON text */
+    const char *partner;  /* authenticated partner id */
+    const char *source;   /* CloudEvents source */
+    const char *id;       /* CloudEvents id */
+    const char *type;     /* CloudEvents type */
+    const char *time;     /* CloudEvents time, may be NULL */
+    const char *received; /* when the hub received it, RFC 3339 UTC */
+    const char *body;     /* the event as JSON text, as received */
+    size_t body_len;
 };
 
 /*
  * Stores an event unless (partner, source, id) is already there. Sets *seq to
- * the event's sequence number (the old one for a duplicate). Returns STORE_NEW,
- * STORE_DUPLICATE (same digest), STORE_CONFLICT (same key, other content; *seq
- * untouched) or -1 on a database error. Call inside a transaction.
+ * the event's sequence number: the new one (STORE_NEW) or the stored one
+ * (STORE_EXISTS; nothing written, the caller compares content). Returns -1 on
+ * a database error. Call inside a transaction.
  */
 int store_put_event(struct store *st, const struct store_event *ev, int64_t *seq);
 
@@ -79,7 +82,11 @@ int store_audit(struct store *st, const struct audit_record *rec);
  */
 json_t *store_stats(struct store *st);
 
-/* The stored JSON text of event `seq`, or NULL. Caller frees. */
-char *store_event_body(struct store *st, int64_t seq);
+/* How many WAL checkpoints the checkpoint thread has run (0 read-only). */
+unsigned long store_checkpoints(struct store *st);
+
+/* The stored JSON text of event `seq` (NUL-terminated, its length in *len if
+ * len is not NULL), or NULL. Caller frees. */
+char *store_event_body(struct store *st, int64_t seq, size_t *len);
 
 #endif

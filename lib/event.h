@@ -1,6 +1,6 @@
 /*
  * event - the wire-level handling of one event frame: bounded parsing into a
- * JSON object, error objects with JSON pointers, and a content digest.
+ * JSON object, error objects with JSON pointers, and content comparison.
  *
  * Knows nothing of schemas, partners or storage; the hub's intake and the
  * adapters build on it. Does not log.
@@ -11,8 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
-
-#define EVENT_DIGEST_LEN 32
 
 /*
  * Appends {"path", "keyword", "message"} to the `errors` array (keyword may be
@@ -36,10 +34,11 @@ int event_depth(const char *buf, size_t len, int limit);
 json_t *event_parse(const char *buf, size_t len, int max_depth, json_t *errors);
 
 /*
- * SHA-256 of the canonical form of `value` (compact, keys sorted), so a resend
- * of the same event with other whitespace or key order has the same digest.
- * Returns 0, or -1 if the value cannot be serialised.
+ * 1 when the JSON text `a` carries the same content as the text `b` (already
+ * parsed as `b_parsed`): byte-identical, or equal as JSON with whitespace and
+ * key order ignored. 0 otherwise, also when `a` does not parse.
  */
-int event_digest(const json_t *value, uint8_t out[EVENT_DIGEST_LEN]);
+int event_same_content(const char *a, size_t alen, const char *b, size_t blen,
+                       const json_t *b_parsed);
 
 #endif

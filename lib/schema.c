@@ -298,19 +298,19 @@ static size_t utf8_length(const char *s, size_t n)
     return count;
 }
 
-/* Short text of a value for messages: JSON, cut at 60 bytes. */
+/* Short text of a value for messages: JSON, cut at 60 bytes. Serialises into
+ * the caller's buffer: nothing allocated, whatever allocator jansson uses. */
 static void describe(const json_t *v, char *out, size_t len)
 {
-    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!text) {
+    size_t need = json_dumpb(v, out, len - 1, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (need == 0) {
         snprintf(out, len, "(value)");
-        return;
+    } else if (need > len - 1 || need > 60) {
+        size_t keep = (len - 1 < 60 ? len - 1 : 60) - 3;
+        memcpy(out + keep, "...", 4);
+    } else {
+        out[need] = '\0';
     }
-    if (strlen(text) > 60)
-        snprintf(out, len, "%.57s...", text);
-    else
-        snprintf(out, len, "%s", text);
-    free(text);
 }
 
 static const char *type_name_of(const json_t *v)

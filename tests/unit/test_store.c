@@ -2,7 +2,10 @@
  * test_store - durability settings, idempotency, conflicts, reopen, audit.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <sqlite3.h>
 
 #include "check.h"
@@ -11,7 +14,7 @@
 
 static char dir[128];
 
-static struct store_event sample(const char *id, const uint8_t *digest)
+static struct store_event sample(const char *id, const char *body)
 {
     struct store_event ev = {
         .partner = "police-1",
@@ -20,8 +23,8 @@ static struct store_event sample(const char *id, const uint8_t *digest)
         .type = "nl.mensenhandel.signalen.signaal-geregistreerd",
         .time = "2026-11-29T08:00:00Z",
         .received = "2026-11-29T08:00:01.000Z",
-        .digest = digest,
-        .body = "{\"id\":\"x\"}",
+        .body = body,
+        .body_len = strlen(body),
     };
     return ev;
 }
@@ -48,31 +51,62 @@ static void open_sets_wal_and_full_sync_and_version(void)
     sqlite3_close(db);
 }
 
-static void new_duplicate_and_conflict_are_told_apart(void)
+static void existing_key_is_reported_with_its_seq_and_nothing_written(void)
 {
     char path[256], err[256];
     snprintf(path, sizeof path, "%s/b.db", dir);
     struct store *st = store_open(path, err, sizeof err);
-    uint8_t d1[32] = {1}, d2[32] = {2};
     int64_t seq = -1, seq2 = -1;
-    struct store_event ev = sample("e1", d1);
+    struct store_event ev = sample("e1", "{\"a\":1}");
     CHECK_INT(store_begin(st), 0);
     CHECK_INT(store_put_event(st, &ev, &seq), STORE_NEW);
     CHECK_INT(seq, 1);
-    /* Same key and content inside the same transaction: a duplicate. */
-    CHECK_INT(store_put_event(st, &ev, &seq2), STORE_DUPLICATE);
+    /* Same key inside the same transaction: found, with the first seq. */
+    struct store_event other = sample("e1", "{\"a\":2}");
+    CHECK_INT(store_put_event(st, &other, &seq2), STORE_EXISTS);
     CHECK_INT(seq2, 1);
-    CHECK_INT(store_commit(st), 0);
-    ev.digest = d2;
-    seq2 = -1;
-    CHECK_INT(store_begin(st), 0);
-    CHECK_INT(store_put_event(st, &ev, &seq2), STORE_CONFLICT);
-    CHECK_INT(seq2, -1);
     /* The same source and id from another partner is another event. */
-    ev.partner = "police-2";
-    CHECK_INT(store_put_event(st, &ev, &seq2), STORE_NEW);
+    other.partner = "police-2";
+    CHECK_INT(store_put_event(st, &other, &seq2), STORE_NEW);
     CHECK_INT(seq2, 2);
     CHECK_INT(store_commit(st), 0);
+    size_t len = 0;
+    char *body = store_event_body(st, 1, &len);
+    CHECK_STR(body, "{\"a\":1}");
+    CHECK_INT(len, 7);
+    free(body);
+    store_close(&st);
+}
+
+static void wal_is_checkpointed_off_the_writers_thread(void)
+{
+    char path[256], wal[300], err[256], body[1100];
+    snprintf(path, sizeof path, "%s/wal.db", dir);
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    struct store *st = store_open(path, err, sizeof err);
+    memset(body, 'x', sizeof body - 1);
+    body[sizeof body - 1] = '\0';
+    /* About 24 MB through the WAL: well past the checkpoint threshold. */
+    for (int batch = 0; batch < 24; batch++) {
+        store_begin(st);
+        for (int i = 0; i < 1000; i++) {
+            char id[32];
+            int64_t seq;
+            snprintf(id, sizeof id, "e%d-%d", batch, i);
+            struct store_event ev = sample(id, body);
+            CHECK_INT(store_put_event(st, &ev, &seq), STORE_NEW);
+        }
+        CHECK_INT(store_commit(st), 0);
+    }
+    /* The thread runs on its own; give it a bounded moment. */
+    for (int i = 0; i < 200 && store_checkpoints(st) == 0; i++)
+        usleep(10000);
+    CHECK(store_checkpoints(st) > 0);
+    struct stat sw, sd;
+    CHECK(stat(wal, &sw) == 0);
+    CHECK(stat(path, &sd) == 0);
+    CHECK(sd.st_size > 4 * 1024 * 1024);  /* pages reached the database file */
+    CHECK(sw.st_size < 20 * 1024 * 1024); /* and the WAL was restarted, not grown */
     store_close(&st);
 }
 
@@ -81,9 +115,8 @@ static void rollback_keeps_nothing_and_reopen_keeps_commits(void)
     char path[256], err[256];
     snprintf(path, sizeof path, "%s/c.db", dir);
     struct store *st = store_open(path, err, sizeof err);
-    uint8_t d[32] = {7};
     int64_t seq;
-    struct store_event ev = sample("kept", d);
+    struct store_event ev = sample("kept", "{\"id\":\"x\"}");
     store_begin(st);
     CHECK_INT(store_put_event(st, &ev, &seq), STORE_NEW);
     store_commit(st);
@@ -101,10 +134,10 @@ static void rollback_keeps_nothing_and_reopen_keeps_commits(void)
     CHECK_INT(json_integer_value(json_object_get(stats, "events")), 1);
     CHECK_INT(json_integer_value(json_object_get(stats, "last_seq")), 1);
     json_decref(stats);
-    char *body = store_event_body(st, 1);
+    char *body = store_event_body(st, 1, NULL);
     CHECK_STR(body, "{\"id\":\"x\"}");
     free(body);
-    CHECK(store_event_body(st, 2) == NULL);
+    CHECK(store_event_body(st, 2, NULL) == NULL);
     store_close(&st);
 }
 
@@ -171,7 +204,8 @@ int main(void)
 {
     tu_tempdir(dir, sizeof dir);
     RUN(open_sets_wal_and_full_sync_and_version);
-    RUN(new_duplicate_and_conflict_are_told_apart);
+    RUN(existing_key_is_reported_with_its_seq_and_nothing_written);
+    RUN(wal_is_checkpointed_off_the_writers_thread);
     RUN(rollback_keeps_nothing_and_reopen_keeps_commits);
     RUN(audit_records_are_counted_by_outcome);
     RUN(damaged_file_is_refused_with_a_clear_error);
