@@ -35,11 +35,19 @@ struct refusal {
     unsigned repeats;
 };
 
-struct pending {
+/* The ZeroMQ side of one message: who to answer, and the frame. */
+struct frame {
     uint8_t rid[RID_MAX];
     size_t rid_len;
     zmq_msg_t body;
-    struct intake_msg msg;
+};
+
+/* One batch: its frames and, index for index, their intake messages. Two
+ * slots: one being checked (helper thread) while the other is stored. */
+struct slot {
+    struct frame *frames;
+    struct intake_msg *msgs;
+    size_t n;
 };
 
 struct broker {
@@ -50,7 +58,7 @@ struct broker {
     void *router;
     void *zap;
     char endpoint[256];
-    struct pending *batch;
+    struct slot slots[2];
     size_t batch_cap;
     struct refusal refusals[REFUSAL_SLOTS];
     size_t next_refusal;
@@ -73,9 +81,13 @@ struct broker *broker_new(const struct config *cfg, const char *public_z85, cons
     b->in = in;
     b->st = st;
     b->batch_cap = (size_t)cfg->group_commit_max;
-    b->batch = calloc(b->batch_cap, sizeof *b->batch);
+    for (int i = 0; i < 2; i++) {
+        b->slots[i].frames = calloc(b->batch_cap, sizeof *b->slots[i].frames);
+        b->slots[i].msgs = calloc(b->batch_cap, sizeof *b->slots[i].msgs);
+    }
     b->ctx = zmq_ctx_new();
-    if (!b->batch || !b->ctx) {
+    if (!b->slots[0].frames || !b->slots[0].msgs || !b->slots[1].frames || !b->slots[1].msgs ||
+        !b->ctx) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -228,29 +240,30 @@ static void handle_zap(struct broker *b)
     record_refusal(b, address, mechanism, key_z85);
 }
 
-/* Receives every complete message waiting on the ROUTER, up to the batch size. */
-static size_t receive_batch(struct broker *b)
+/* Receives every complete message waiting on the ROUTER, up to the batch
+ * size, into the slot. Returns how many. */
+static size_t receive_batch(struct broker *b, struct slot *sl)
 {
     size_t n = 0;
     while (n < b->batch_cap) {
-        struct pending *pd = &b->batch[n];
+        struct frame *fr = &sl->frames[n];
         zmq_msg_t rid;
         zmq_msg_init(&rid);
         if (zmq_msg_recv(&rid, b->router, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&rid);
             break;
         }
-        pd->rid_len = zmq_msg_size(&rid) < RID_MAX ? zmq_msg_size(&rid) : RID_MAX;
-        memcpy(pd->rid, zmq_msg_data(&rid), pd->rid_len);
+        fr->rid_len = zmq_msg_size(&rid) < RID_MAX ? zmq_msg_size(&rid) : RID_MAX;
+        memcpy(fr->rid, zmq_msg_data(&rid), fr->rid_len);
         int more = zmq_msg_more(&rid);
         zmq_msg_close(&rid);
-        zmq_msg_init(&pd->body);
+        zmq_msg_init(&fr->body);
         int frames = 0;
         /* A message is atomic: once its first frame is here, all are. Keep
          * the first body frame, count (and drop) any further ones. */
         while (more) {
             zmq_msg_t extra;
-            zmq_msg_t *into = frames == 0 ? &pd->body : &extra;
+            zmq_msg_t *into = frames == 0 ? &fr->body : &extra;
             if (frames > 0)
                 zmq_msg_init(&extra);
             if (zmq_msg_recv(into, b->router, 0) < 0)
@@ -260,84 +273,87 @@ static size_t receive_batch(struct broker *b)
                 zmq_msg_close(&extra);
             frames++;
         }
-        const char *user = frames > 0 ? zmq_msg_gets(&pd->body, "User-Id") : NULL;
+        const char *user = frames > 0 ? zmq_msg_gets(&fr->body, "User-Id") : NULL;
         const struct partner *p = user ? config_partner(b->cfg, user) : NULL;
         if (!p) {
             /* Cannot happen while ZAP admits only configured keys; never
              * attribute a frame to a partner we cannot name. */
             log_msg(LOG_ERROR, "event=frame_dropped reason=no_partner user_id=%s",
                     user ? user : "-");
-            zmq_msg_close(&pd->body);
+            zmq_msg_close(&fr->body);
             continue;
         }
-        pd->msg.partner = p;
-        pd->msg.data = zmq_msg_data(&pd->body);
-        pd->msg.len = zmq_msg_size(&pd->body);
-        pd->msg.frames = frames;
-        pd->msg.reply = NULL;
+        struct intake_msg *m = &sl->msgs[n]; /* m->check: intake frees the old one */
+        m->partner = p;
+        m->data = zmq_msg_data(&fr->body);
+        m->len = zmq_msg_size(&fr->body);
+        m->frames = frames;
+        m->reply = NULL;
         n++;
     }
+    sl->n = n;
     return n;
 }
 
-static void send_reply(struct broker *b, struct pending *pd)
+static void send_reply(struct broker *b, const struct frame *fr, const struct intake_msg *m)
 {
-    char *text = json_dumps(pd->msg.reply, JSON_COMPACT);
+    char *text = json_dumps(m->reply, JSON_COMPACT);
     if (!text)
         return;
-    int rc = zmq_send(b->router, pd->rid, pd->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    int rc = zmq_send(b->router, fr->rid, fr->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
     if (rc >= 0)
         rc = zmq_send(b->router, text, strlen(text), ZMQ_DONTWAIT);
     if (rc < 0) {
         /* The event's fate is already on disk; a sender that lost the reply
          * resends and gets "duplicate": true with the same seq. */
         log_msg(errno == EHOSTUNREACH ? LOG_INFO : LOG_WARN,
-                "event=reply_undelivered partner=%s reason=\"%s\"", pd->msg.partner->id,
+                "event=reply_undelivered partner=%s reason=\"%s\"", m->partner->id,
                 zmq_strerror(errno));
     }
     free(text);
 }
 
-static void process_batch(struct broker *b, size_t n)
+/* Stores a checked batch, answers every message, releases the frames. */
+static void store_batch(struct broker *b, struct slot *sl)
 {
-    struct intake_msg *msgs = malloc(n * sizeof *msgs);
-    if (!msgs) {
-        log_msg(LOG_ERROR, "event=out_of_memory batch=%zu", n);
-        goto done;
-    }
-    for (size_t i = 0; i < n; i++)
-        msgs[i] = b->batch[i].msg;
-    if (intake_run(b->in, msgs, n) != 0)
-        log_msg(LOG_ERROR, "event=store_failed batch=%zu error=\"%s\"", n,
+    if (intake_store(b->in, sl->msgs, sl->n) != 0)
+        log_msg(LOG_ERROR, "event=store_failed batch=%zu error=\"%s\"", sl->n,
                 intake_store_error(b->in));
-    for (size_t i = 0; i < n; i++) {
-        b->batch[i].msg.reply = msgs[i].reply;
-        send_reply(b, &b->batch[i]);
-        json_decref(msgs[i].reply);
+    for (size_t i = 0; i < sl->n; i++) {
+        send_reply(b, &sl->frames[i], &sl->msgs[i]);
+        json_decref(sl->msgs[i].reply);
+        sl->msgs[i].reply = NULL;
+        zmq_msg_close(&sl->frames[i].body);
     }
-    free(msgs);
-done:
-    for (size_t i = 0; i < n; i++)
-        zmq_msg_close(&b->batch[i].body);
+    sl->n = 0;
 }
 
 int broker_run(struct broker *b, int wake_fd)
 {
     log_msg(LOG_INFO, "event=listening endpoint=%s partners=%zu", b->endpoint, b->cfg->npartners);
+    /* `ready`: a checked batch waiting to be stored, or NULL. While it is
+     * stored on this thread, the next batch is checked on intake's helper. */
+    struct slot *ready = NULL;
     for (;;) {
         zmq_pollitem_t items[3] = {
             {b->router, 0, ZMQ_POLLIN, 0},
             {b->zap, 0, ZMQ_POLLIN, 0},
             {NULL, wake_fd, ZMQ_POLLIN, 0},
         };
-        if (zmq_poll(items, 3, -1) < 0) {
+        /* Never sleep while a checked batch waits for its commit. */
+        if (zmq_poll(items, 3, ready ? 0 : -1) < 0) {
             if (errno == EINTR)
                 continue;
             log_msg(LOG_ERROR, "event=poll_failed error=\"%s\"", zmq_strerror(errno));
+            if (ready)
+                store_batch(b, ready);
             return -1;
         }
-        if (items[2].revents & ZMQ_POLLIN)
+        if (items[2].revents & ZMQ_POLLIN) {
+            if (ready)
+                store_batch(b, ready); /* received and checked: answer it */
             return 0;
+        }
         if (items[1].revents & ZMQ_POLLIN) {
             int events = 0;
             size_t sz = sizeof events;
@@ -346,10 +362,16 @@ int broker_run(struct broker *b, int wake_fd)
             } while (zmq_getsockopt(b->zap, ZMQ_EVENTS, &events, &sz) == 0 &&
                      (events & ZMQ_POLLIN));
         }
-        if (items[0].revents & ZMQ_POLLIN) {
-            size_t n = receive_batch(b);
-            if (n)
-                process_batch(b, n);
+        struct slot *next = ready == &b->slots[0] ? &b->slots[1] : &b->slots[0];
+        size_t n = (items[0].revents & ZMQ_POLLIN) ? receive_batch(b, next) : 0;
+        if (n)
+            intake_check_start(b->in, next->msgs, n);
+        if (ready)
+            store_batch(b, ready);
+        ready = NULL;
+        if (n) {
+            intake_check_wait(b->in);
+            ready = next;
         }
     }
 }
@@ -367,7 +389,12 @@ void broker_free(struct broker **self_p)
     }
     if (b->ctx)
         zmq_ctx_term(b->ctx);
-    free(b->batch);
+    for (int i = 0; i < 2; i++) {
+        if (b->slots[i].msgs)
+            intake_release(b->slots[i].msgs, b->batch_cap);
+        free(b->slots[i].frames);
+        free(b->slots[i].msgs);
+    }
     free(b);
     *self_p = NULL;
 }

@@ -6,6 +6,7 @@
  */
 #include "intake.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,36 +15,129 @@
 #include "log.h"
 #include "util.h"
 
+/* Batches smaller than this are checked on the caller's thread: for a few
+ * events the hand-over costs more than it saves, and latency matters. */
+#define PARALLEL_MIN 16
+
+/* The helper thread that checks a batch while the caller stores the one
+ * before. The fields below the mutex are handed over under it; a batch's
+ * messages belong to the helper from intake_check_start to intake_check_wait. */
+struct helper {
+    pthread_t thread;
+    int started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int has_job, stop;
+    struct intake_msg *msgs;
+    size_t n;
+};
+
 struct intake {
     const struct config *cfg;
     const struct catalog *cat;
     struct store *st;
     char store_error[256];
+    struct helper helper;
 };
 
-/* What phase one (checking, no store) decided for one message. */
-struct checked {
-    json_t *event;  /* parsed event, NULL if rejected before parsing */
-    json_t *errors; /* non-empty: rejected */
-    const char *id; /* points into event, may be NULL */
-    const char *type;
-};
+static void check_one(struct intake *in, struct intake_msg *m);
+
+static void check_range(struct intake *in, struct intake_msg *msgs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        check_one(in, &msgs[i]);
+}
+
+static void *helper_main(void *arg)
+{
+    struct intake *in = arg;
+    struct helper *h = &in->helper;
+    pthread_mutex_lock(&h->mu);
+    for (;;) {
+        while (!h->has_job && !h->stop)
+            pthread_cond_wait(&h->cv, &h->mu);
+        if (h->stop)
+            break;
+        pthread_mutex_unlock(&h->mu);
+        check_range(in, h->msgs, h->n);
+        pthread_mutex_lock(&h->mu);
+        h->has_job = 0;
+        pthread_cond_broadcast(&h->cv);
+    }
+    pthread_mutex_unlock(&h->mu);
+    schema_thread_done();
+    return NULL;
+}
 
 struct intake *intake_new(const struct config *cfg, const struct catalog *cat, struct store *st)
 {
     struct intake *in = calloc(1, sizeof *in);
-    if (in) {
-        in->cfg = cfg;
-        in->cat = cat;
-        in->st = st;
-    }
+    if (!in)
+        return NULL;
+    in->cfg = cfg;
+    in->cat = cat;
+    in->st = st;
+    /* jansson's hash seed is set by the first JSON value made, and the config
+     * and schemas were loaded on this thread before: the helper starts after. */
+    struct helper *h = &in->helper;
+    pthread_mutex_init(&h->mu, NULL);
+    pthread_cond_init(&h->cv, NULL);
+    h->started = pthread_create(&h->thread, NULL, helper_main, in) == 0;
     return in;
 }
 
 void intake_free(struct intake **self_p)
 {
-    free(*self_p);
+    struct intake *in = *self_p;
+    if (!in)
+        return;
+    struct helper *h = &in->helper;
+    if (h->started) {
+        pthread_mutex_lock(&h->mu);
+        h->stop = 1;
+        pthread_cond_broadcast(&h->cv);
+        pthread_mutex_unlock(&h->mu);
+        pthread_join(h->thread, NULL);
+    }
+    pthread_mutex_destroy(&h->mu);
+    pthread_cond_destroy(&h->cv);
+    free(in);
     *self_p = NULL;
+}
+
+void intake_check_start(struct intake *in, struct intake_msg *msgs, size_t n)
+{
+    struct helper *h = &in->helper;
+    if (!h->started || n < PARALLEL_MIN) {
+        check_range(in, msgs, n);
+        return;
+    }
+    pthread_mutex_lock(&h->mu);
+    h->msgs = msgs;
+    h->n = n;
+    h->has_job = 1;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+}
+
+void intake_check_wait(struct intake *in)
+{
+    struct helper *h = &in->helper;
+    if (!h->started)
+        return;
+    pthread_mutex_lock(&h->mu);
+    while (h->has_job)
+        pthread_cond_wait(&h->cv, &h->mu);
+    pthread_mutex_unlock(&h->mu);
+}
+
+int intake_run(struct intake *in, struct intake_msg *msgs, size_t n)
+{
+    intake_check_start(in, msgs, n);
+    intake_check_wait(in);
+    int rc = intake_store(in, msgs, n);
+    intake_release(msgs, n);
+    return rc;
 }
 
 const char *intake_store_error(const struct intake *in)
@@ -51,8 +145,26 @@ const char *intake_store_error(const struct intake *in)
     return in->store_error;
 }
 
-static void check_one(struct intake *in, const struct intake_msg *m, struct checked *c)
+/* Frees what an earlier check left in `c`. */
+static void release_check(struct intake_check *c)
 {
+    json_decref(c->errors);
+    json_decref(c->event);
+    memset(c, 0, sizeof *c);
+}
+
+void intake_release(struct intake_msg *msgs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        release_check(&msgs[i].check);
+}
+
+static void check_one(struct intake *in, struct intake_msg *m)
+{
+    struct intake_check *c = &m->check;
+    /* The previous batch in this slot is freed here, on the checking
+     * thread, rather than by the caller that commits and answers. */
+    release_check(c);
     size_t max_errors = (size_t)in->cfg->max_errors;
     c->errors = json_array();
     if (m->frames != 1) {
@@ -145,21 +257,16 @@ static void errors_for_log(const json_t *errors, char *out, size_t outlen)
     }
 }
 
-int intake_run(struct intake *in, struct intake_msg *msgs, size_t n)
+int intake_store(struct intake *in, struct intake_msg *msgs, size_t n)
 {
-    struct checked *cs = calloc(n, sizeof *cs);
     char received[UTIL_TIME_LEN];
     int rc = 0;
-    if (!cs)
-        return -1;
     util_time_now(received);
-    for (size_t i = 0; i < n; i++)
-        check_one(in, &msgs[i], &cs[i]);
 
     if (store_begin(in->st) != 0)
         goto store_failed;
     for (size_t i = 0; i < n; i++) {
-        struct checked *c = &cs[i];
+        struct intake_check *c = &msgs[i].check;
         const struct partner *p = msgs[i].partner;
         struct audit_record ar = {received, p->id, authz_role_name(p->role), "intake", c->id,
                                   NULL,     NULL};
@@ -231,14 +338,9 @@ store_failed:
         json_t *errors = json_array();
         event_error(errors, "", "store",
                     "the hub could not store this event; nothing was kept, send it again later");
-        msgs[i].reply = reply_rejected(cs[i].id, errors);
+        msgs[i].reply = reply_rejected(msgs[i].check.id, errors);
         json_decref(errors);
     }
 done:
-    for (size_t i = 0; i < n; i++) {
-        json_decref(cs[i].errors);
-        json_decref(cs[i].event);
-    }
-    free(cs);
     return rc;
 }

@@ -7,6 +7,10 @@
  * event (idempotent on partner + source + id) and an audit record for every
  * frame, accepted or not; replies are final only once that commit returned.
  * Knows nothing of ZeroMQ: the broker hands frames in and sends replies out.
+ *
+ * The two phases can overlap: while the caller stores and answers one batch
+ * (intake_store), a helper thread checks the next (intake_check_start), so the
+ * parsing and validation of events use the second core.
  */
 #ifndef INTAKE_H
 #define INTAKE_H
@@ -20,13 +24,22 @@
 
 struct intake;
 
+/* What the check phase found; private to intake. */
+struct intake_check {
+    json_t *event;  /* parsed event, NULL if rejected before parsing */
+    json_t *errors; /* non-empty: rejected */
+    const char *id; /* points into event, may be NULL */
+    const char *type;
+};
+
 /* One frame in, one reply out. */
 struct intake_msg {
     const struct partner *partner; /* authenticated sender (from the CURVE User-Id) */
     const char *data;              /* the frame, borrowed */
     size_t len;
     int frames;    /* number of frames in the ZeroMQ message; anything but 1 is refused */
-    json_t *reply; /* out: the reply object; caller owns it after intake_run */
+    json_t *reply; /* out: the reply object; caller owns it after intake_store */
+    struct intake_check check; /* private: zero it once, then leave it to intake */
 };
 
 /* Borrows cfg, cat and st for its lifetime. Caller frees with intake_free. */
@@ -36,13 +49,38 @@ struct intake *intake_new(const struct config *cfg, const struct catalog *cat, s
 void intake_free(struct intake **self_p);
 
 /*
- * Processes `n` messages: fills every msgs[i].reply. Returns 0 when the batch
- * committed, or -1 when the store failed: then nothing of the batch was kept
- * and every reply is a rejection saying so (the caller logs the store error).
+ * Phase one: parses, validates and authorises `n` messages, without touching
+ * the store. A batch of 16 or more goes to the helper thread and this returns
+ * at once; a smaller one is checked here. One batch at a time: call
+ * intake_check_wait before starting the next. Borrows msgs until the wait.
  */
+void intake_check_start(struct intake *in, struct intake_msg *msgs, size_t n);
+
+/* Waits until the batch of the last intake_check_start is checked. */
+void intake_check_wait(struct intake *in);
+
+/*
+ * Phase two, for a checked batch: one transaction stores every valid event
+ * and an audit record per message; fills every msgs[i].reply. Returns 0 when
+ * the batch committed, or -1 when the store failed: then nothing of the batch
+ * was kept and every reply is a rejection saying so (the caller logs the
+ * store error).
+ */
+int intake_store(struct intake *in, struct intake_msg *msgs, size_t n);
+
+/*
+ * Frees the check results kept in msgs. intake_check_start frees the results
+ * of the batch before it in the same array itself (on the helper thread, off
+ * the committing thread); call this for the last batch of an array, before
+ * the array goes away.
+ */
+void intake_release(struct intake_msg *msgs, size_t n);
+
+/* Both phases, one after the other, then intake_release. Returns what
+ * intake_store returns. */
 int intake_run(struct intake *in, struct intake_msg *msgs, size_t n);
 
-/* The store's error after intake_run returned -1. */
+/* The store's error after intake_store returned -1. */
 const char *intake_store_error(const struct intake *in);
 
 #endif

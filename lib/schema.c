@@ -1946,6 +1946,11 @@ static int validate_applicators(struct vctx *v, const struct schema *s, const js
     return ok;
 }
 
+void schema_thread_done(void)
+{
+    schema_regex_thread_done();
+}
+
 int schema_validate(const struct schema *schema, const json_t *instance, json_t *errors,
                     const char *path_prefix, size_t max_errors)
 {

@@ -10,8 +10,10 @@
  * the base URI given when adding), so one document can $ref another (shared
  * definitions). Nothing is ever fetched from the network.
  *
- * Not thread-safe per registry; a compiled registry may be read from one thread
- * at a time. Does not log: errors go to the caller.
+ * Building a registry (add, compile) is single-threaded. A compiled registry is
+ * read-only: any number of threads may validate against it at once; a thread
+ * that validated and then ends calls schema_thread_done. Does not log: errors
+ * go to the caller.
  */
 #ifndef SCHEMA_H
 #define SCHEMA_H
@@ -61,5 +63,8 @@ const struct schema *schema_registry_get(const struct schema_registry *reg, cons
  */
 int schema_validate(const struct schema *schema, const json_t *instance, json_t *errors,
                     const char *path_prefix, size_t max_errors);
+
+/* Frees what validation keeps per thread (regex match data). */
+void schema_thread_done(void);
 
 #endif

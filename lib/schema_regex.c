@@ -33,8 +33,7 @@
 
 struct schema_regex {
     pcre2_code *code;
-    pcre2_match_data *md;
-    pcre2_match_context *mctx;
+    pcre2_match_context *mctx; /* read-only while matching: shared by threads */
 };
 
 /* ECMA-262 WhiteSpace and LineTerminator beyond the ASCII ones \s has. */
@@ -326,9 +325,8 @@ struct schema_regex *schema_regex_compile(const char *src, size_t len, char *err
     }
     /* JIT is an optimisation only: without it the interpreter runs. */
     (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
-    re->md = pcre2_match_data_create(1, NULL);
     re->mctx = pcre2_match_context_create(NULL);
-    if (re->md == NULL || re->mctx == NULL)
+    if (re->mctx == NULL)
         goto oom;
     pcre2_set_match_limit(re->mctx, MATCH_LIMIT);
     pcre2_set_heap_limit(re->mctx, HEAP_LIMIT_KIB);
@@ -344,9 +342,21 @@ fail:
     return NULL;
 }
 
+/* Match data is the only thing a match writes to: one per thread, for every
+ * pattern (a match only needs the pair for the whole match). */
+static _Thread_local pcre2_match_data *thread_md;
+
+void schema_regex_thread_done(void)
+{
+    pcre2_match_data_free(thread_md);
+    thread_md = NULL;
+}
+
 int schema_regex_match(const struct schema_regex *re, const char *subject, size_t len)
 {
-    int rc = pcre2_match(re->code, (PCRE2_SPTR)subject, len, 0, 0, re->md, re->mctx);
+    if (thread_md == NULL && (thread_md = pcre2_match_data_create(1, NULL)) == NULL)
+        return -1;
+    int rc = pcre2_match(re->code, (PCRE2_SPTR)subject, len, 0, 0, thread_md, re->mctx);
     if (rc >= 0)
         return 1;
     if (rc == PCRE2_ERROR_NOMATCH)
@@ -362,7 +372,6 @@ void schema_regex_free(struct schema_regex **self_p)
         return;
     re = *self_p;
     pcre2_code_free(re->code);
-    pcre2_match_data_free(re->md);
     pcre2_match_context_free(re->mctx);
     free(re);
     *self_p = NULL;

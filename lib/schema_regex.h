@@ -22,10 +22,14 @@ struct schema_regex *schema_regex_compile(const char *src, size_t len, char *err
 /*
  * Searches `subject` (`len` bytes of UTF-8) for a match anywhere (patterns are
  * not anchored). Returns 1 on a match, 0 on none, -1 when matching gave up
- * (match or depth limit hit by a hostile subject, or invalid UTF-8). Uses the
- * match data kept inside `re`: one regex must not be matched from two threads.
+ * (match or depth limit hit by a hostile subject, invalid UTF-8, or no memory
+ * for the match data). Thread-safe: match data is per thread, made on first
+ * use; a thread that ends calls schema_regex_thread_done.
  */
 int schema_regex_match(const struct schema_regex *re, const char *subject, size_t len);
+
+/* Frees the calling thread's match data (before a matching thread ends). */
+void schema_regex_thread_done(void);
 
 /* Frees the regex and sets *self_p to NULL; NULL is fine. */
 void schema_regex_free(struct schema_regex **self_p);

@@ -59,8 +59,10 @@ static void mixed_batch_is_answered_frame_by_frame_in_one_commit(void)
     };
     struct intake_msg msgs[6];
     for (int i = 0; i < 6; i++) {
-        msgs[i] =
-            (struct intake_msg){i == 4 ? &care : &police, frames[i], strlen(frames[i]), 1, NULL};
+        msgs[i] = (struct intake_msg){.partner = i == 4 ? &care : &police,
+                                      .data = frames[i],
+                                      .len = strlen(frames[i]),
+                                      .frames = 1};
     }
     CHECK_INT(intake_run(in, msgs, 6), 0);
     CHECK_STR(status_of(msgs[0].reply), "accepted");
@@ -116,7 +118,7 @@ static void multi_frame_message_is_rejected_without_parsing(void)
     struct store *st = store_open(path, err, sizeof err);
     struct intake *in = intake_new(&cfg, cat, st);
     const char *frame = ENVELOPE("44444444-4444-4444-8444-444444444444", DATA_OK);
-    struct intake_msg m = {&police, frame, strlen(frame), 2, NULL};
+    struct intake_msg m = {.partner = &police, .data = frame, .len = strlen(frame), .frames = 2};
     CHECK_INT(intake_run(in, &m, 1), 0);
     CHECK_STR(status_of(m.reply), "rejected");
     CHECK(json_is_null(json_object_get(m.reply, "ack")));
@@ -143,7 +145,8 @@ static void conflicting_content_for_a_stored_id_names_id(void)
     const char *b = "{\"specversion\":\"1.0\",\"id\":\"55555555-5555-4555-8555-555555555555\","
                     "\"source\":\"urn:test\",\"type\":\"nl.mensenhandel.signalen.signaal-"
                     "geregistreerd\",\"time\":\"2026-11-29T09:00:00Z\",\"data\":" DATA_OK "}";
-    struct intake_msg m[2] = {{&police, a, strlen(a), 1, NULL}, {&police, b, strlen(b), 1, NULL}};
+    struct intake_msg m[2] = {{.partner = &police, .data = a, .len = strlen(a), .frames = 1},
+                              {.partner = &police, .data = b, .len = strlen(b), .frames = 1}};
     CHECK_INT(intake_run(in, m, 2), 0);
     CHECK_STR(status_of(m[0].reply), "accepted");
     CHECK_STR(status_of(m[1].reply), "rejected");
@@ -157,12 +160,76 @@ static void conflicting_content_for_a_stored_id_names_id(void)
     catalog_free(&cat);
 }
 
+/* Two batches of 40 (above the helper threshold): the second is checked on
+ * the helper thread while the first is stored, as the broker does it. */
+static void pipelined_batches_are_checked_on_the_helper_and_stored_in_order(void)
+{
+    struct partner police = {.id = "police-1", .role = ROLE_POLICE};
+    struct config cfg = {.max_json_depth = 32, .max_errors = 20};
+    cfg.authorisation[ROLE_POLICE] = authz_default(ROLE_POLICE);
+    char err[512], path[256];
+    struct catalog *cat = catalog_load("schemas", err, sizeof err);
+    snprintf(path, sizeof path, "%s/pipeline.db", dir);
+    struct store *st = store_open(path, err, sizeof err);
+    struct intake *in = intake_new(&cfg, cat, st);
+    enum { N = 40 };
+    static char texts[2][N][1024];
+    struct intake_msg a[N], b[N];
+    memset(a, 0, sizeof a);
+    memset(b, 0, sizeof b);
+    for (int i = 0; i < N; i++) {
+        for (int k = 0; k < 2; k++) {
+            /* every seventh event is invalid (urgentie "spoed") */
+            snprintf(texts[k][i], sizeof texts[k][i],
+                     "{\"specversion\":\"1.0\",\"id\":\"%08d-0000-4000-8000-00000000000%d\","
+                     "\"source\":\"urn:test\",\"type\":\"nl.mensenhandel.signalen.signaal-"
+                     "geregistreerd\",\"time\":\"2026-11-29T08:00:00Z\",\"data\":%s}",
+                     i, k, i % 7 == 3 ? DATA_BAD : DATA_OK);
+            struct intake_msg *m = k == 0 ? &a[i] : &b[i];
+            m->partner = &police;
+            m->data = texts[k][i];
+            m->len = strlen(texts[k][i]);
+            m->frames = 1;
+        }
+    }
+    intake_check_start(in, a, N);
+    intake_check_wait(in);
+    intake_check_start(in, b, N);         /* helper checks b ... */
+    CHECK_INT(intake_store(in, a, N), 0); /* ... while a is stored */
+    intake_check_wait(in);
+    CHECK_INT(intake_store(in, b, N), 0);
+    int64_t last = 0;
+    int accepted = 0;
+    for (int i = 0; i < 2 * N; i++) {
+        const json_t *r = i < N ? a[i].reply : b[i - N].reply;
+        int bad = (i % N) % 7 == 3;
+        CHECK_STR(status_of(r), bad ? "rejected" : "accepted");
+        if (!bad) {
+            int64_t seq = json_integer_value(json_object_get(r, "seq"));
+            CHECK(seq == last + 1);
+            last = seq;
+            accepted++;
+        }
+    }
+    CHECK_INT(accepted, 2 * (N - 6));
+    for (int i = 0; i < N; i++) {
+        json_decref(a[i].reply);
+        json_decref(b[i].reply);
+    }
+    intake_release(a, N);
+    intake_release(b, N);
+    intake_free(&in);
+    store_close(&st);
+    catalog_free(&cat);
+}
+
 int main(void)
 {
     tu_tempdir(dir, sizeof dir);
     RUN(mixed_batch_is_answered_frame_by_frame_in_one_commit);
     RUN(multi_frame_message_is_rejected_without_parsing);
     RUN(conflicting_content_for_a_stored_id_names_id);
+    RUN(pipelined_batches_are_checked_on_the_helper_and_stored_in_order);
     tu_rmdir(dir);
     return CHECK_DONE();
 }
