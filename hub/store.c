@@ -15,6 +15,8 @@
 #include <sqlite3.h>
 #include <sodium.h>
 
+#include "keymap.h"
+
 /* WAL size (pages) at which the checkpoint thread is woken: SQLite's own
  * autocheckpoint default. Under steady load the thread is always one commit
  * behind, so the WAL would never start over: at WAL_RESET_PAGES (16 MB) the
@@ -39,8 +41,14 @@ struct store {
     sqlite3 *db;
     struct checkpointer ck;
     sqlite3_stmt *begin, *commit, *rollback;
-    sqlite3_stmt *find_event, *insert_event, *insert_audit;
+    sqlite3_stmt *event_key_columns, *insert_event, *insert_key, *insert_audit;
     uint8_t hash_key[crypto_shorthash_KEYBYTES];
+    struct keymap *keys;
+    struct pending_key {
+        uint64_t hash;
+        int64_t seq;
+    } * pending; /* keys added in the open transaction */
+    size_t npending, cap_pending;
 };
 
 /* Migrations: entry i brings user_version from i to i + 1. Append only. */
@@ -49,13 +57,8 @@ static const char *const migrations[] = {
     "  name TEXT PRIMARY KEY,"
     "  value BLOB NOT NULL"
     ");"
-    /* key_hash: a keyed 64-bit hash of (partner, source, id). Indexing it
-     * instead of the three strings keeps the index about six times smaller,
-     * so a batch of events with random UUIDs touches (and writes) far fewer
-     * index pages per commit. Equal hashes are checked against the columns. */
     "CREATE TABLE events ("
     "  seq INTEGER PRIMARY KEY,"
-    "  key_hash INTEGER NOT NULL,"
     "  partner TEXT NOT NULL,"
     "  source TEXT NOT NULL,"
     "  id TEXT NOT NULL,"
@@ -64,7 +67,13 @@ static const char *const migrations[] = {
     "  received TEXT NOT NULL,"
     "  body TEXT NOT NULL"
     ");"
-    "CREATE INDEX events_by_key ON events (key_hash);"
+    /* The idempotency keys: a keyed 64-bit hash of (partner, source, id) per
+     * event, appended in seq order (cheap to write), read into the in-memory
+     * keymap at start-up. No index on random keys: see keymap.h. */
+    "CREATE TABLE event_keys ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  key_hash INTEGER NOT NULL"
+    ");"
     "CREATE TABLE audit ("
     "  seq INTEGER PRIMARY KEY,"
     "  time TEXT NOT NULL,"
@@ -219,6 +228,29 @@ static void stop_checkpointer(struct store *st)
     ck->db = NULL;
 }
 
+/* Reads every idempotency key into the keymap. */
+static int load_keys(struct store *st, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = -1;
+    st->keys = keymap_new();
+    if (!st->keys || sqlite3_prepare_v2(st->db, "SELECT seq, key_hash FROM event_keys", -1, &s,
+                                        NULL) != SQLITE_OK)
+        goto done;
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW)
+        if (keymap_add(st->keys, (uint64_t)sqlite3_column_int64(s, 1),
+                       sqlite3_column_int64(s, 0)) != 0)
+            goto done;
+    rc = step == SQLITE_DONE ? 0 : -1;
+done:
+    if (rc != 0)
+        snprintf(err, errlen, "cannot load the idempotency keys: %s",
+                 st->keys ? sqlite3_errmsg(st->db) : "out of memory");
+    sqlite3_finalize(s);
+    return rc;
+}
+
 /* The key of key_hash: random per database, made at creation, kept in meta. */
 static int load_hash_key(struct store *st, char *err, size_t errlen)
 {
@@ -298,20 +330,20 @@ static struct store *open_common(const char *path, int readonly, char *err, size
     if (prepare(st, &st->begin, "BEGIN IMMEDIATE", err, errlen) ||
         prepare(st, &st->commit, "COMMIT", err, errlen) ||
         prepare(st, &st->rollback, "ROLLBACK", err, errlen) ||
-        prepare(st, &st->find_event,
-                "SELECT seq FROM events WHERE key_hash = ?1 AND partner = ?2 AND source = ?3 "
-                "AND id = ?4",
+        prepare(st, &st->event_key_columns, "SELECT partner, source, id FROM events WHERE seq = ?1",
                 err, errlen) ||
         prepare(st, &st->insert_event,
-                "INSERT INTO events (key_hash, partner, source, id, type, time, received, body) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO events (partner, source, id, type, time, received, body) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 err, errlen) ||
+        prepare(st, &st->insert_key, "INSERT INTO event_keys (seq, key_hash) VALUES (?1, ?2)", err,
+                errlen) ||
         prepare(st, &st->insert_audit,
                 "INSERT INTO audit (time, actor, role, action, object, outcome, detail) "
                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 err, errlen))
         goto fail;
-    if (start_checkpointer(st, path, err, errlen) != 0)
+    if (load_keys(st, err, errlen) != 0 || start_checkpointer(st, path, err, errlen) != 0)
         goto fail;
     return st;
 fail:
@@ -338,7 +370,10 @@ void store_close(struct store **self_p)
     sqlite3_finalize(st->begin);
     sqlite3_finalize(st->commit);
     sqlite3_finalize(st->rollback);
-    sqlite3_finalize(st->find_event);
+    sqlite3_finalize(st->event_key_columns);
+    sqlite3_finalize(st->insert_key);
+    keymap_free(&st->keys);
+    free(st->pending);
     sqlite3_finalize(st->insert_event);
     sqlite3_finalize(st->insert_audit);
     sqlite3_close(st->db);
@@ -355,18 +390,26 @@ static int step_done(sqlite3_stmt *stmt)
 
 int store_begin(struct store *st)
 {
+    st->npending = 0;
     return step_done(st->begin);
 }
 
 int store_commit(struct store *st)
 {
-    return step_done(st->commit);
+    if (step_done(st->commit) != 0)
+        return -1;
+    st->npending = 0;
+    return 0;
 }
 
 void store_rollback(struct store *st)
 {
     if (sqlite3_get_autocommit(st->db) == 0)
         step_done(st->rollback);
+    /* Keys of events that are not in the database any more. */
+    for (size_t i = 0; i < st->npending; i++)
+        keymap_remove(st->keys, st->pending[i].hash, st->pending[i].seq);
+    st->npending = 0;
 }
 
 const char *store_errmsg(const struct store *st)
@@ -403,34 +446,63 @@ static int64_t key_hash(const struct store *st, const struct store_event *ev)
     return h;
 }
 
+/* 1 if stored event `seq` has this partner, source and id; 0 if not; -1 on error. */
+static int same_key(struct store *st, int64_t seq, const struct store_event *ev)
+{
+    sqlite3_stmt *s = st->event_key_columns;
+    sqlite3_bind_int64(s, 1, seq);
+    int rc = sqlite3_step(s);
+    int same = 0;
+    if (rc == SQLITE_ROW)
+        same = strcmp((const char *)sqlite3_column_text(s, 0), ev->partner) == 0 &&
+               strcmp((const char *)sqlite3_column_text(s, 1), ev->source) == 0 &&
+               strcmp((const char *)sqlite3_column_text(s, 2), ev->id) == 0;
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? same : -1;
+}
+
 int store_put_event(struct store *st, const struct store_event *ev, int64_t *seq)
 {
-    int64_t h = key_hash(st, ev);
-    sqlite3_stmt *f = st->find_event;
-    sqlite3_bind_int64(f, 1, h);
-    bind_text(f, 2, ev->partner);
-    bind_text(f, 3, ev->source);
-    bind_text(f, 4, ev->id);
-    int rc = sqlite3_step(f);
-    if (rc == SQLITE_ROW)
-        *seq = sqlite3_column_int64(f, 0);
-    sqlite3_reset(f);
-    if (rc == SQLITE_ROW)
-        return STORE_EXISTS;
-    if (rc != SQLITE_DONE)
-        return -1;
+    uint64_t h = (uint64_t)key_hash(st, ev);
+    size_t cursor = 0;
+    int64_t candidate;
+    while ((candidate = keymap_next(st->keys, h, &cursor)) != 0) {
+        int same = same_key(st, candidate, ev);
+        if (same < 0)
+            return -1;
+        if (same) {
+            *seq = candidate;
+            return STORE_EXISTS;
+        }
+    }
+    if (st->npending == st->cap_pending) {
+        size_t cap = st->cap_pending ? st->cap_pending * 2 : 256;
+        struct pending_key *grown = realloc(st->pending, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        st->pending = grown;
+        st->cap_pending = cap;
+    }
     sqlite3_stmt *in = st->insert_event;
-    sqlite3_bind_int64(in, 1, h);
-    bind_text(in, 2, ev->partner);
-    bind_text(in, 3, ev->source);
-    bind_text(in, 4, ev->id);
-    bind_text(in, 5, ev->type);
-    bind_text(in, 6, ev->time);
-    bind_text(in, 7, ev->received);
-    sqlite3_bind_text(in, 8, ev->body, (int)ev->body_len, SQLITE_STATIC);
+    bind_text(in, 1, ev->partner);
+    bind_text(in, 2, ev->source);
+    bind_text(in, 3, ev->id);
+    bind_text(in, 4, ev->type);
+    bind_text(in, 5, ev->time);
+    bind_text(in, 6, ev->received);
+    sqlite3_bind_text(in, 7, ev->body, (int)ev->body_len, SQLITE_STATIC);
     if (step_done(in) != 0)
         return -1;
-    *seq = sqlite3_last_insert_rowid(st->db);
+    int64_t new_seq = sqlite3_last_insert_rowid(st->db);
+    sqlite3_stmt *k = st->insert_key;
+    sqlite3_bind_int64(k, 1, new_seq);
+    sqlite3_bind_int64(k, 2, (int64_t)h);
+    if (step_done(k) != 0 || keymap_add(st->keys, h, new_seq) != 0)
+        return -1; /* the caller rolls back; a key added above is removed then */
+    st->pending[st->npending].hash = h;
+    st->pending[st->npending].seq = new_seq;
+    st->npending++;
+    *seq = new_seq;
     return STORE_NEW;
 }
 

@@ -78,6 +78,29 @@ static void existing_key_is_reported_with_its_seq_and_nothing_written(void)
     store_close(&st);
 }
 
+static void rolled_back_event_is_new_again_and_keys_survive_reopen(void)
+{
+    char path[256], err[256];
+    snprintf(path, sizeof path, "%s/keys.db", dir);
+    struct store *st = store_open(path, err, sizeof err);
+    int64_t seq = 0;
+    struct store_event ev = sample("k1", "{}");
+    store_begin(st);
+    CHECK_INT(store_put_event(st, &ev, &seq), STORE_NEW);
+    store_rollback(st);
+    store_begin(st);
+    CHECK_INT(store_put_event(st, &ev, &seq), STORE_NEW); /* not "exists": it was undone */
+    CHECK_INT(store_commit(st), 0);
+    int64_t first = seq;
+    store_close(&st);
+    st = store_open(path, err, sizeof err);
+    store_begin(st);
+    CHECK_INT(store_put_event(st, &ev, &seq), STORE_EXISTS); /* the key came back from disk */
+    CHECK_INT(seq, first);
+    store_rollback(st);
+    store_close(&st);
+}
+
 static void wal_is_checkpointed_off_the_writers_thread(void)
 {
     char path[256], wal[300], err[256], body[1100];
@@ -205,6 +228,7 @@ int main(void)
     tu_tempdir(dir, sizeof dir);
     RUN(open_sets_wal_and_full_sync_and_version);
     RUN(existing_key_is_reported_with_its_seq_and_nothing_written);
+    RUN(rolled_back_event_is_new_again_and_keys_survive_reopen);
     RUN(wal_is_checkpointed_off_the_writers_thread);
     RUN(rollback_keeps_nothing_and_reopen_keeps_commits);
     RUN(audit_records_are_counted_by_outcome);
