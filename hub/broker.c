@@ -297,12 +297,11 @@ static size_t receive_batch(struct broker *b, struct slot *sl)
 
 static void send_reply(struct broker *b, const struct frame *fr, const struct intake_msg *m)
 {
-    char *text = json_dumps(m->reply, JSON_COMPACT);
-    if (!text)
-        return;
+    if (!m->reply)
+        return; /* out of memory making it: the sender times out and resends */
     int rc = zmq_send(b->router, fr->rid, fr->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
     if (rc >= 0)
-        rc = zmq_send(b->router, text, strlen(text), ZMQ_DONTWAIT);
+        rc = zmq_send(b->router, m->reply, m->reply_len, ZMQ_DONTWAIT);
     if (rc < 0) {
         /* The event's fate is already on disk; a sender that lost the reply
          * resends and gets "duplicate": true with the same seq. */
@@ -310,7 +309,6 @@ static void send_reply(struct broker *b, const struct frame *fr, const struct in
                 "event=reply_undelivered partner=%s reason=\"%s\"", m->partner->id,
                 zmq_strerror(errno));
     }
-    free(text);
 }
 
 /* Stores a checked batch, answers every message, releases the frames. */
@@ -321,7 +319,7 @@ static void store_batch(struct broker *b, struct slot *sl)
                 intake_store_error(b->in));
     for (size_t i = 0; i < sl->n; i++) {
         send_reply(b, &sl->frames[i], &sl->msgs[i]);
-        json_decref(sl->msgs[i].reply);
+        free(sl->msgs[i].reply);
         sl->msgs[i].reply = NULL;
         zmq_msg_close(&sl->frames[i].body);
     }

@@ -215,10 +215,53 @@ static int same_as_stored(struct intake *in, int64_t seq, const struct intake_ms
     return same;
 }
 
-static json_t *reply_rejected(const char *id, json_t *errors)
+/* Serialises a reply object into m->reply (freeing any earlier one). */
+static void set_reply(struct intake_msg *m, json_t *reply)
 {
-    return json_pack("{s:o, s:s, s:O}", "ack", id ? json_string(id) : json_null(), "status",
-                     "rejected", "errors", errors);
+    free(m->reply);
+    m->reply = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+    m->reply_len = m->reply ? strlen(m->reply) : 0;
+    json_decref(reply);
+}
+
+static void reply_rejected(struct intake_msg *m, const char *id, json_t *errors)
+{
+    set_reply(m, json_pack("{s:o, s:s, s:O}", "ack", id ? json_string(id) : json_null(), "status",
+                           "rejected", "errors", errors));
+}
+
+/* Whether `id` can go into JSON text as it is (no escaping needed). */
+static int plain_id(const char *id)
+{
+    for (const char *p = id; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              *p == '-' || *p == '.' || *p == '_' || *p == ':'))
+            return 0;
+    return *id != '\0' && strlen(id) <= 256;
+}
+
+/* The accepted reply, written directly: it is most of the traffic, and a
+ * UUID needs no escaping. Other ids go through jansson. */
+static void reply_accepted(struct intake_msg *m, const char *id, int64_t seq, int duplicate)
+{
+    free(m->reply);
+    m->reply = NULL;
+    if (plain_id(id)) {
+        size_t cap = strlen(id) + 96;
+        m->reply = malloc(cap);
+        if (m->reply) {
+            int n =
+                snprintf(m->reply, cap, "{\"ack\":\"%s\",\"status\":\"accepted\",\"seq\":%lld%s}",
+                         id, (long long)seq, duplicate ? ",\"duplicate\":true" : "");
+            m->reply_len = (size_t)n;
+        }
+        return;
+    }
+    json_t *r =
+        json_pack("{s:s, s:s, s:I}", "ack", id, "status", "accepted", "seq", (json_int_t)seq);
+    if (duplicate)
+        json_object_set_new(r, "duplicate", json_true());
+    set_reply(m, r);
 }
 
 /* "[{"path":..,"keyword":..}]" without messages: what the audit may keep. */
@@ -295,10 +338,7 @@ int intake_store(struct intake *in, struct intake_msg *msgs, size_t n)
                             "other content",
                             c->id, ev.source);
             } else {
-                msgs[i].reply = json_pack("{s:s, s:s, s:I}", "ack", c->id, "status", "accepted",
-                                          "seq", (json_int_t)seq);
-                if (put == STORE_EXISTS)
-                    json_object_set_new(msgs[i].reply, "duplicate", json_true());
+                reply_accepted(&msgs[i], c->id, seq, put == STORE_EXISTS);
                 ar.outcome = put == STORE_EXISTS ? "duplicate" : "accepted";
                 char seqtext[32];
                 snprintf(seqtext, sizeof seqtext, "{\"seq\":%lld}", (long long)seq);
@@ -317,7 +357,7 @@ int intake_store(struct intake *in, struct intake_msg *msgs, size_t n)
         free(detail);
         if (arc != 0)
             goto store_failed;
-        msgs[i].reply = reply_rejected(c->id, c->errors);
+        reply_rejected(&msgs[i], c->id, c->errors);
         if (log_threshold <= LOG_INFO) {
             char paths[512];
             errors_for_log(c->errors, paths, sizeof paths);
@@ -334,11 +374,10 @@ store_failed:
     store_rollback(in->st);
     rc = -1;
     for (size_t i = 0; i < n; i++) {
-        json_decref(msgs[i].reply);
         json_t *errors = json_array();
         event_error(errors, "", "store",
                     "the hub could not store this event; nothing was kept, send it again later");
-        msgs[i].reply = reply_rejected(msgs[i].check.id, errors);
+        reply_rejected(&msgs[i], msgs[i].check.id, errors);
         json_decref(errors);
     }
 done:

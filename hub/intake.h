@@ -38,7 +38,8 @@ struct intake_msg {
     const char *data;              /* the frame, borrowed */
     size_t len;
     int frames;    /* number of frames in the ZeroMQ message; anything but 1 is refused */
-    json_t *reply; /* out: the reply object; caller owns it after intake_store */
+    char *reply;   /* out: the reply, JSON text; caller frees it after intake_store */
+    size_t reply_len;
     struct intake_check check; /* private: zero it once, then leave it to intake */
 };
 

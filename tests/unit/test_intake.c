@@ -26,6 +26,30 @@ static char dir[128];
     "{\"vormenVanUitbuiting\":[\"arbeid\"],\"urgentie\":\"spoed\",\"minderjarig\":false,"          \
     "\"indicatoren\":[],\"toestemming\":{\"registratieCoMensha\":true},\"naam\":\"Jansen\"}"
 
+/* The reply of a message, parsed; kept until replies_free. */
+static json_t *kept[128];
+static size_t nkept;
+
+static json_t *R(const struct intake_msg *m)
+{
+    json_t *r = m->reply ? json_loadb(m->reply, m->reply_len, 0, NULL) : NULL;
+    if (nkept < sizeof kept / sizeof *kept)
+        kept[nkept++] = r;
+    CHECK(r != NULL);
+    return r;
+}
+
+static void replies_free(struct intake_msg *msgs, size_t n)
+{
+    for (size_t i = 0; i < nkept; i++)
+        json_decref(kept[i]);
+    nkept = 0;
+    for (size_t i = 0; i < n; i++) {
+        free(msgs[i].reply);
+        msgs[i].reply = NULL;
+    }
+}
+
 static const char *status_of(const json_t *reply)
 {
     return json_string_value(json_object_get(reply, "status"));
@@ -65,25 +89,24 @@ static void mixed_batch_is_answered_frame_by_frame_in_one_commit(void)
                                       .frames = 1};
     }
     CHECK_INT(intake_run(in, msgs, 6), 0);
-    CHECK_STR(status_of(msgs[0].reply), "accepted");
-    CHECK_INT(json_integer_value(json_object_get(msgs[0].reply, "seq")), 1);
-    CHECK_STR(status_of(msgs[1].reply), "rejected");
-    json_t *errs = json_object_get(msgs[1].reply, "errors");
+    CHECK_STR(status_of(R(&msgs[0])), "accepted");
+    CHECK_INT(json_integer_value(json_object_get(R(&msgs[0]), "seq")), 1);
+    CHECK_STR(status_of(R(&msgs[1])), "rejected");
+    json_t *errs = json_object_get(R(&msgs[1]), "errors");
     CHECK_INT(json_array_size(errs), 2);
-    CHECK_STR(status_of(msgs[2].reply), "accepted");
-    CHECK(json_is_true(json_object_get(msgs[2].reply, "duplicate")));
-    CHECK_INT(json_integer_value(json_object_get(msgs[2].reply, "seq")), 1);
-    CHECK_STR(status_of(msgs[3].reply), "rejected");
-    CHECK(json_is_null(json_object_get(msgs[3].reply, "ack")));
-    CHECK_STR(status_of(msgs[4].reply), "rejected");
+    CHECK_STR(status_of(R(&msgs[2])), "accepted");
+    CHECK(json_is_true(json_object_get(R(&msgs[2]), "duplicate")));
+    CHECK_INT(json_integer_value(json_object_get(R(&msgs[2]), "seq")), 1);
+    CHECK_STR(status_of(R(&msgs[3])), "rejected");
+    CHECK(json_is_null(json_object_get(R(&msgs[3]), "ack")));
+    CHECK_STR(status_of(R(&msgs[4])), "rejected");
     CHECK_STR(json_string_value(json_object_get(
-                  json_array_get(json_object_get(msgs[4].reply, "errors"), 0), "keyword")),
+                  json_array_get(json_object_get(R(&msgs[4]), "errors"), 0), "keyword")),
               "authorisation");
     /* Same id, other content: a conflict naming /id (data "{}" fails schema
      * first, so this one is a schema rejection, not a conflict). */
-    CHECK_STR(status_of(msgs[5].reply), "rejected");
-    for (int i = 0; i < 6; i++)
-        json_decref(msgs[i].reply);
+    CHECK_STR(status_of(R(&msgs[5])), "rejected");
+    replies_free(msgs, 6);
 
     json_t *stats = store_stats(st);
     CHECK_INT(json_integer_value(json_object_get(stats, "events")), 1);
@@ -120,9 +143,9 @@ static void multi_frame_message_is_rejected_without_parsing(void)
     const char *frame = ENVELOPE("44444444-4444-4444-8444-444444444444", DATA_OK);
     struct intake_msg m = {.partner = &police, .data = frame, .len = strlen(frame), .frames = 2};
     CHECK_INT(intake_run(in, &m, 1), 0);
-    CHECK_STR(status_of(m.reply), "rejected");
-    CHECK(json_is_null(json_object_get(m.reply, "ack")));
-    json_decref(m.reply);
+    CHECK_STR(status_of(R(&m)), "rejected");
+    CHECK(json_is_null(json_object_get(R(&m), "ack")));
+    replies_free(&m, 1);
     json_t *stats = store_stats(st);
     CHECK_INT(json_integer_value(json_object_get(stats, "events")), 0);
     json_decref(stats);
@@ -148,13 +171,12 @@ static void conflicting_content_for_a_stored_id_names_id(void)
     struct intake_msg m[2] = {{.partner = &police, .data = a, .len = strlen(a), .frames = 1},
                               {.partner = &police, .data = b, .len = strlen(b), .frames = 1}};
     CHECK_INT(intake_run(in, m, 2), 0);
-    CHECK_STR(status_of(m[0].reply), "accepted");
-    CHECK_STR(status_of(m[1].reply), "rejected");
-    json_t *e = json_array_get(json_object_get(m[1].reply, "errors"), 0);
+    CHECK_STR(status_of(R(&m[0])), "accepted");
+    CHECK_STR(status_of(R(&m[1])), "rejected");
+    json_t *e = json_array_get(json_object_get(R(&m[1]), "errors"), 0);
     CHECK_STR(json_string_value(json_object_get(e, "path")), "/id");
     CHECK_STR(json_string_value(json_object_get(e, "keyword")), "idempotency");
-    json_decref(m[0].reply);
-    json_decref(m[1].reply);
+    replies_free(m, 2);
     intake_free(&in);
     store_close(&st);
     catalog_free(&cat);
@@ -201,7 +223,7 @@ static void pipelined_batches_are_checked_on_the_helper_and_stored_in_order(void
     int64_t last = 0;
     int accepted = 0;
     for (int i = 0; i < 2 * N; i++) {
-        const json_t *r = i < N ? a[i].reply : b[i - N].reply;
+        const json_t *r = R(i < N ? &a[i] : &b[i - N]);
         int bad = (i % N) % 7 == 3;
         CHECK_STR(status_of(r), bad ? "rejected" : "accepted");
         if (!bad) {
@@ -212,10 +234,8 @@ static void pipelined_batches_are_checked_on_the_helper_and_stored_in_order(void
         }
     }
     CHECK_INT(accepted, 2 * (N - 6));
-    for (int i = 0; i < N; i++) {
-        json_decref(a[i].reply);
-        json_decref(b[i].reply);
-    }
+    replies_free(a, N);
+    replies_free(b, N);
     intake_release(a, N);
     intake_release(b, N);
     intake_free(&in);
