@@ -37,8 +37,8 @@ struct intake_msg {
     const struct partner *partner; /* authenticated sender (from the CURVE User-Id) */
     const char *data;              /* the frame, borrowed */
     size_t len;
-    int frames;    /* number of frames in the ZeroMQ message; anything but 1 is refused */
-    char *reply;   /* out: the reply, JSON text; caller frees it after intake_store */
+    int frames;  /* number of frames in the ZeroMQ message; anything but 1 is refused */
+    char *reply; /* out: the reply, JSON text; caller frees it after intake_store */
     size_t reply_len;
     struct intake_check check; /* private: zero it once, then leave it to intake */
 };
