@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages ketenhub needs to build, test and run.
 # As root: apt-get installs what is missing. Otherwise: prints the exact line.
 set -euo pipefail
-pkgs=(build-essential pkg-config clang libclang-rt-14-dev
+pkgs=(build-essential pkg-config clang libclang-rt-14-dev clang-format clang-tidy cppcheck
       libzmq3-dev libjansson-dev libsqlite3-dev libsodium-dev libpcre2-dev
       libcurl4-openssl-dev libmicrohttpd-dev
       python3 python3-zmq python3-aiosmtpd sqlite3 faketime)

@@ -36,6 +36,11 @@ class ValidIntake(unittest.TestCase):
         self.assertEqual(row[2], ev1["id"])
         self.assertEqual(json.loads(row[4]), ev1)
 
+    def test_json_content_type_with_parameters_is_accepted(self):
+        c = self.hub.client("police-1")
+        r = request(c, make_event(datacontenttype="application/json; charset=utf-8"))
+        self.assertEqual(r["status"], "accepted", r)
+
     def test_every_shipped_example_is_accepted(self):
         c = self.hub.client("gemeente-1")
         files = sorted(glob.glob(os.path.join(EXAMPLES, "*.json")))

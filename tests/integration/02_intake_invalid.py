@@ -48,6 +48,7 @@ CASES = [
     ("subject with a name in it", make_event(subject="Jan Jansen"), {("/subject", "pattern")}),
     ("data missing", make_event(), {("", "required")}),
     ("unknown type", make_event(type="nl.mensenhandel.signalen.signaal-verzonnen"), {("/type", "type")}),
+    ("not JSON content", make_event(datacontenttype="application/xml"), {("/datacontenttype", "pattern")}),
 ]
 
 
