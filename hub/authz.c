@@ -12,16 +12,27 @@ static const char *const role_names[ROLE_COUNT] = {
 
 static const char *const type_names[TYPE_COUNT] = {
     [TYPE_SIGNAAL_GEREGISTREERD] = "nl.mensenhandel.signalen.signaal-geregistreerd",
+    [TYPE_DOORVERWIJZING_ONTVANGEN] = "nl.mensenhandel.doorverwijzingen.doorverwijzing-ontvangen",
+    [TYPE_DOORVERWIJZING_GEACCEPTEERD] =
+        "nl.mensenhandel.doorverwijzingen.doorverwijzing-geaccepteerd",
+    [TYPE_DOORVERWIJZING_AFGEWEZEN] = "nl.mensenhandel.doorverwijzingen.doorverwijzing-afgewezen",
+    [TYPE_DOORVERWIJZING_AFGEROND] = "nl.mensenhandel.doorverwijzingen.doorverwijzing-afgerond",
 };
 
+#define RESPONSES                                                                                  \
+    ((1u << TYPE_DOORVERWIJZING_ONTVANGEN) | (1u << TYPE_DOORVERWIJZING_GEACCEPTEERD) |            \
+     (1u << TYPE_DOORVERWIJZING_AFGEWEZEN) | (1u << TYPE_DOORVERWIJZING_AFGEROND))
+
 /* Every chain partner may report a signal: the point of the chain is that a
- * signal seen anywhere reaches the centre. docs/protocol.md keeps this table. */
+ * signal seen anywhere reaches the centre. Every role can be routed a
+ * referral, so every role may answer one; that a partner answers only its
+ * own referrals is checked per event. docs/protocol.md keeps this table. */
 static const unsigned default_matrix[ROLE_COUNT] = {
-    [ROLE_POLICE] = 1u << TYPE_SIGNAAL_GEREGISTREERD,
-    [ROLE_MUNICIPALITY] = 1u << TYPE_SIGNAAL_GEREGISTREERD,
-    [ROLE_COMENSHA] = 1u << TYPE_SIGNAAL_GEREGISTREERD,
-    [ROLE_CARE] = 1u << TYPE_SIGNAAL_GEREGISTREERD,
-    [ROLE_COORDINATOR] = 1u << TYPE_SIGNAAL_GEREGISTREERD,
+    [ROLE_POLICE] = (1u << TYPE_SIGNAAL_GEREGISTREERD) | RESPONSES,
+    [ROLE_MUNICIPALITY] = (1u << TYPE_SIGNAAL_GEREGISTREERD) | RESPONSES,
+    [ROLE_COMENSHA] = (1u << TYPE_SIGNAAL_GEREGISTREERD) | RESPONSES,
+    [ROLE_CARE] = (1u << TYPE_SIGNAAL_GEREGISTREERD) | RESPONSES,
+    [ROLE_COORDINATOR] = (1u << TYPE_SIGNAAL_GEREGISTREERD) | RESPONSES,
 };
 
 const char *authz_role_name(enum role role)

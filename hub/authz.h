@@ -19,7 +19,18 @@ enum role {
 };
 
 /* Inbound event types (partner -> hub) the hub accepts at all. */
-enum event_type { TYPE_SIGNAAL_GEREGISTREERD, TYPE_COUNT };
+enum event_type {
+    TYPE_SIGNAAL_GEREGISTREERD,
+    TYPE_DOORVERWIJZING_ONTVANGEN,
+    TYPE_DOORVERWIJZING_GEACCEPTEERD,
+    TYPE_DOORVERWIJZING_AFGEWEZEN,
+    TYPE_DOORVERWIJZING_AFGEROND,
+    TYPE_COUNT
+};
+
+/* The type of the referrals the hub offers to partners (hub -> partner). */
+#define TYPE_NAME_DOORVERWIJZING_AANGEBODEN                                                        \
+    "nl.mensenhandel.doorverwijzingen.doorverwijzing-aangeboden"
 
 /* Name of a role ("police", ...). */
 const char *authz_role_name(enum role role);

@@ -20,6 +20,7 @@ struct catalog {
     char *data_uri[TYPE_COUNT];
     const struct schema *envelope;
     const struct schema *data[TYPE_COUNT];
+    json_t *signal_doc; /* the signal's schema document, for its field names */
 };
 
 /* The URI the registry knows a document by: its $id, else file://<path>. */
@@ -71,6 +72,8 @@ static int add_file(struct catalog *cat, const char *dir, const char *name, char
             strcmp(name + tl, ".json") == 0) {
             cat->data_uri[t] = uri;
             uri = NULL;
+            if (t == TYPE_SIGNAAL_GEREGISTREERD)
+                cat->signal_doc = json_incref(doc);
         }
     }
     rc = 0;
@@ -157,6 +160,7 @@ void catalog_free(struct catalog **self_p)
     if (!cat)
         return;
     schema_registry_free(&cat->reg);
+    json_decref(cat->signal_doc);
     free(cat->envelope_uri);
     for (int t = 0; t < TYPE_COUNT; t++)
         free(cat->data_uri[t]);
@@ -172,4 +176,10 @@ const struct schema *catalog_envelope(const struct catalog *cat)
 const struct schema *catalog_data(const struct catalog *cat, enum event_type type)
 {
     return type < TYPE_COUNT ? cat->data[type] : NULL;
+}
+
+int catalog_signal_field(const struct catalog *cat, const char *name)
+{
+    const json_t *props = json_object_get(cat->signal_doc, "properties");
+    return json_object_get(props, name) != NULL;
 }

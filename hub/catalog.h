@@ -31,4 +31,7 @@ const struct schema *catalog_envelope(const struct catalog *cat);
 /* The data schema of a known type; the catalog owns it. */
 const struct schema *catalog_data(const struct catalog *cat, enum event_type type);
 
+/* 1 if `name` is a top-level field of the signal's data schema, else 0. */
+int catalog_signal_field(const struct catalog *cat, const char *name);
+
 #endif

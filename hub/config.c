@@ -15,12 +15,26 @@
 #include <jansson.h>
 #include <zmq.h>
 
+#include "duration.h"
 #include "keyfile.h"
+#include "route.h"
 #include "util.h"
 
 #define CONFIG_MAX_BYTES (4 * 1024 * 1024)
 
-enum key_type { KEY_STRING, KEY_PATH, KEY_INT, KEY_LOG_LEVEL, KEY_PARTNERS, KEY_AUTHORISATION };
+enum key_type {
+    KEY_STRING,
+    KEY_PATH,
+    KEY_INT,
+    KEY_LOG_LEVEL,
+    KEY_PARTNERS,
+    KEY_AUTHORISATION,
+    KEY_POLICIES,
+    KEY_DEFAULT_POLICY,
+    KEY_MUNICIPALITIES,
+    KEY_PROFILES,
+    KEY_ROUTES
+};
 
 struct key_spec {
     const char *name;
@@ -47,16 +61,28 @@ static const struct key_spec keys[] = {
     {"heartbeat_interval_ms", KEY_INT, 0, 0, 3600000, 5000, OFF(heartbeat_interval_ms)},
     {"heartbeat_timeout_ms", KEY_INT, 0, 0, 3600000, 15000, OFF(heartbeat_timeout_ms)},
     {"log_level", KEY_LOG_LEVEL, 0, 0, 0, 0, 0},
+    {"source", KEY_STRING, 0, 0, 0, 0, OFF(source)},
+    /* Order matters below: each of these may name what the ones before define. */
+    {"policies", KEY_POLICIES, 0, 0, 0, 0, 0},
+    {"default_policy", KEY_DEFAULT_POLICY, 0, 0, 0, 0, 0},
+    {"municipalities", KEY_MUNICIPALITIES, 0, 0, 0, 0, 0},
+    {"profiles", KEY_PROFILES, 0, 0, 0, 0, 0},
+    {"routes", KEY_ROUTES, 0, 0, 0, 0, 0},
+    {"delivery_window", KEY_INT, 0, 1, 10000, 64, OFF(delivery_window)},
+    {"delivery_ack_timeout_ms", KEY_INT, 0, 100, 3600000, 10000, OFF(delivery_ack_timeout_ms)},
+    {"delivery_max_attempts", KEY_INT, 0, 1, 1000, 8, OFF(delivery_max_attempts)},
+    {"delivery_backoff_max_ms", KEY_INT, 0, 100, 86400000, 300000, OFF(delivery_backoff_max_ms)},
+    {"session_timeout_ms", KEY_INT, 0, 1000, 3600000, 15000, OFF(session_timeout_ms)},
 };
 
 static const char *const partner_keys[] = {"id", "name", "role", "public_key"};
 
-struct problems {
+struct config_problems {
     char **list;
     size_t n;
 };
 
-__attribute__((format(printf, 2, 3))) static void problem(struct problems *p, const char *fmt, ...)
+void config_problem(struct config_problems *p, const char *fmt, ...)
 {
     char buf[1024];
     va_list ap;
@@ -106,23 +132,23 @@ static int valid_partner_id(const char *s)
     return 1;
 }
 
-static void load_partners(struct config *cfg, const json_t *arr, struct problems *p)
+static void load_partners(struct config *cfg, const json_t *arr, struct config_problems *p)
 {
     if (!json_is_array(arr)) {
-        problem(p, "/partners: must be an array, got %s", json_type_name(arr));
+        config_problem(p, "/partners: must be an array, got %s", json_type_name(arr));
         return;
     }
     size_t n = json_array_size(arr);
     cfg->partners = calloc(n ? n : 1, sizeof *cfg->partners);
     if (!cfg->partners) {
-        problem(p, "/partners: out of memory");
+        config_problem(p, "/partners: out of memory");
         return;
     }
     for (size_t i = 0; i < n; i++) {
         const json_t *o = json_array_get(arr, i);
         struct partner *pt = &cfg->partners[cfg->npartners];
         if (!json_is_object(o)) {
-            problem(p, "/partners/%zu: must be an object, got %s", i, json_type_name(o));
+            config_problem(p, "/partners/%zu: must be an object, got %s", i, json_type_name(o));
             continue;
         }
         const char *k;
@@ -133,8 +159,8 @@ static void load_partners(struct config *cfg, const json_t *arr, struct problems
             for (size_t j = 0; j < sizeof partner_keys / sizeof *partner_keys; j++)
                 known |= strcmp(k, partner_keys[j]) == 0;
             if (!known)
-                problem(p, "/partners/%zu/%s: unknown key (allowed: id, name, role, public_key)", i,
-                        k);
+                config_problem(
+                    p, "/partners/%zu/%s: unknown key (allowed: id, name, role, public_key)", i, k);
         }
         const json_t *id = json_object_get(o, "id");
         const json_t *name = json_object_get(o, "name");
@@ -142,38 +168,41 @@ static void load_partners(struct config *cfg, const json_t *arr, struct problems
         const json_t *key = json_object_get(o, "public_key");
         int ok = 1;
         if (!json_is_string(id) || !valid_partner_id(json_string_value(id))) {
-            problem(p, "/partners/%zu/id: %s", i,
-                    id ? "must be 1-64 characters a-z 0-9 - _ . starting with a letter or digit"
-                       : "required key is missing");
+            config_problem(
+                p, "/partners/%zu/id: %s", i,
+                id ? "must be 1-64 characters a-z 0-9 - _ . starting with a letter or digit"
+                   : "required key is missing");
             ok = 0;
         }
         if (name && !json_is_string(name)) {
-            problem(p, "/partners/%zu/name: must be a string, got %s", i, json_type_name(name));
+            config_problem(p, "/partners/%zu/name: must be a string, got %s", i,
+                           json_type_name(name));
             ok = 0;
         }
         if (!json_is_string(role) || authz_role_parse(json_string_value(role), &pt->role) != 0) {
-            problem(p, "/partners/%zu/role: %s", i,
-                    role ? "must be one of police, municipality, comensha, care, coordinator"
-                         : "required key is missing");
+            config_problem(p, "/partners/%zu/role: %s", i,
+                           role ? "must be one of police, municipality, comensha, care, coordinator"
+                                : "required key is missing");
             ok = 0;
         }
         if (!json_is_string(key) || !keyfile_valid_z85(json_string_value(key))) {
-            problem(p, "/partners/%zu/public_key: %s", i,
-                    key ? "must be a Z85 CURVE public key (40 characters, from ketenctl keygen)"
-                        : "required key is missing");
+            config_problem(
+                p, "/partners/%zu/public_key: %s", i,
+                key ? "must be a Z85 CURVE public key (40 characters, from ketenctl keygen)"
+                    : "required key is missing");
             ok = 0;
         }
         if (!ok)
             continue;
         for (size_t j = 0; j < cfg->npartners; j++) {
             if (strcmp(cfg->partners[j].id, json_string_value(id)) == 0) {
-                problem(p, "/partners/%zu/id: duplicate partner id \"%s\"", i,
-                        json_string_value(id));
+                config_problem(p, "/partners/%zu/id: duplicate partner id \"%s\"", i,
+                               json_string_value(id));
                 ok = 0;
             }
             if (strcmp(cfg->partners[j].public_z85, json_string_value(key)) == 0) {
-                problem(p, "/partners/%zu/public_key: same key as partner \"%s\"", i,
-                        cfg->partners[j].id);
+                config_problem(p, "/partners/%zu/public_key: same key as partner \"%s\"", i,
+                               cfg->partners[j].id);
                 ok = 0;
             }
         }
@@ -187,10 +216,10 @@ static void load_partners(struct config *cfg, const json_t *arr, struct problems
     }
 }
 
-static void load_authorisation(struct config *cfg, const json_t *obj, struct problems *p)
+static void load_authorisation(struct config *cfg, const json_t *obj, struct config_problems *p)
 {
     if (!json_is_object(obj)) {
-        problem(p, "/authorisation: must be an object, got %s", json_type_name(obj));
+        config_problem(p, "/authorisation: must be an object, got %s", json_type_name(obj));
         return;
     }
     const char *k;
@@ -199,11 +228,11 @@ static void load_authorisation(struct config *cfg, const json_t *obj, struct pro
     {
         enum role role;
         if (authz_role_parse(k, &role) != 0) {
-            problem(p, "/authorisation/%s: unknown role", k);
+            config_problem(p, "/authorisation/%s: unknown role", k);
             continue;
         }
         if (!json_is_array(v)) {
-            problem(p, "/authorisation/%s: must be an array of event types", k);
+            config_problem(p, "/authorisation/%s: must be an array of event types", k);
             continue;
         }
         unsigned set = 0;
@@ -213,9 +242,9 @@ static void load_authorisation(struct config *cfg, const json_t *obj, struct pro
         {
             enum event_type type;
             if (!json_is_string(t) || authz_type_parse(json_string_value(t), &type) != 0) {
-                problem(p, "/authorisation/%s/%zu: unknown event type%s%s", k, i,
-                        json_is_string(t) ? " " : "",
-                        json_is_string(t) ? json_string_value(t) : "");
+                config_problem(p, "/authorisation/%s/%zu: unknown event type%s%s", k, i,
+                               json_is_string(t) ? " " : "",
+                               json_is_string(t) ? json_string_value(t) : "");
                 continue;
             }
             set |= 1u << type;
@@ -224,35 +253,174 @@ static void load_authorisation(struct config *cfg, const json_t *obj, struct pro
     }
 }
 
-static void check_files(const struct config *cfg, struct problems *p)
+static void load_policies(struct config *cfg, const json_t *obj, struct config_problems *p)
+{
+    if (!json_is_object(obj) || json_object_size(obj) == 0) {
+        config_problem(p, "/policies: must be a non-empty object of policies");
+        return;
+    }
+    cfg->policies = calloc(json_object_size(obj), sizeof *cfg->policies);
+    if (!cfg->policies)
+        return;
+    const char *name;
+    json_t *v;
+    json_object_foreach((json_t *)obj, name, v)
+    {
+        if (!json_is_object(v)) {
+            config_problem(p, "/policies/%s: must be an object with receipt and decision", name);
+            continue;
+        }
+        struct policy *pol = &cfg->policies[cfg->npolicies];
+        int ok = 1;
+        const char *k;
+        json_t *d;
+        json_object_foreach(v, k, d)
+        {
+            int64_t *into = strcmp(k, "receipt") == 0    ? &pol->receipt_ms
+                            : strcmp(k, "decision") == 0 ? &pol->decision_ms
+                                                         : NULL;
+            char err[160];
+            if (!into) {
+                config_problem(p, "/policies/%s/%s: unknown key (allowed: receipt, decision)", name,
+                               k);
+                ok = 0;
+            } else if (!json_is_string(d) ||
+                       duration_parse(json_string_value(d), into, err, sizeof err) != 0) {
+                config_problem(p, "/policies/%s/%s: %s", name, k,
+                               json_is_string(d) ? err : "must be an ISO 8601 duration string");
+                ok = 0;
+            }
+        }
+        if (!json_object_get(v, "receipt") || !json_object_get(v, "decision")) {
+            config_problem(p, "/policies/%s: needs both receipt and decision (ISO 8601 durations)",
+                           name);
+            ok = 0;
+        }
+        if (ok) {
+            pol->name = strdup(name);
+            cfg->npolicies++;
+        }
+    }
+}
+
+static void load_default_policy(struct config *cfg, const json_t *v, struct config_problems *p)
+{
+    if (!json_is_string(v) || !config_policy(cfg, json_string_value(v)))
+        config_problem(p, "/default_policy: must name one of the policies");
+    else
+        cfg->default_policy = config_policy(cfg, json_string_value(v));
+}
+
+static void load_municipalities(struct config *cfg, const json_t *obj, struct config_problems *p)
+{
+    if (!json_is_object(obj)) {
+        config_problem(p, "/municipalities: must be an object from CBS code to partner id");
+        return;
+    }
+    cfg->municipalities = calloc(json_object_size(obj) + 1, sizeof *cfg->municipalities);
+    if (!cfg->municipalities)
+        return;
+    const char *code;
+    json_t *v;
+    json_object_foreach((json_t *)obj, code, v)
+    {
+        int code_ok = strlen(code) == 6 && code[0] == 'G' && code[1] == 'M';
+        for (int i = 2; code_ok && i < 6; i++)
+            code_ok = code[i] >= '0' && code[i] <= '9';
+        const struct partner *pt =
+            json_is_string(v) ? config_partner(cfg, json_string_value(v)) : NULL;
+        if (!code_ok) {
+            config_problem(p, "/municipalities/%s: not a CBS municipality code (GM + 4 digits)",
+                           code);
+        } else if (!pt) {
+            config_problem(p, "/municipalities/%s: must name a partner id", code);
+        } else if (pt->role != ROLE_MUNICIPALITY) {
+            config_problem(p, "/municipalities/%s: partner \"%s\" does not have role municipality",
+                           code, pt->id);
+        } else {
+            struct municipality *m = &cfg->municipalities[cfg->nmunicipalities++];
+            snprintf(m->code, sizeof m->code, "%s", code);
+            m->partner = pt;
+        }
+    }
+}
+
+static void load_profiles(struct config *cfg, const json_t *obj, struct config_problems *p)
+{
+    if (!json_is_object(obj)) {
+        config_problem(p, "/profiles: must be an object from role to a list of signal fields");
+        return;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        enum role role;
+        if (authz_role_parse(k, &role) != 0) {
+            config_problem(p, "/profiles/%s: unknown role", k);
+            continue;
+        }
+        if (!json_is_array(v)) {
+            config_problem(p, "/profiles/%s: must be an array of signal field names", k);
+            continue;
+        }
+        cfg->profiles[role] = calloc(json_array_size(v) + 1, sizeof(char *));
+        size_t i;
+        json_t *f;
+        json_array_foreach(v, i, f)
+        {
+            if (!json_is_string(f)) {
+                config_problem(p, "/profiles/%s/%zu: must be a field name", k, i);
+                continue;
+            }
+            if (cfg->profiles[role])
+                cfg->profiles[role][cfg->nprofile[role]++] = strdup(json_string_value(f));
+        }
+    }
+}
+
+/* Built in when the config names no policies, so every signal still gets
+ * deadlines: a day to confirm receipt, five to accept or decline. */
+static void default_policies(struct config *cfg)
+{
+    cfg->policies = calloc(1, sizeof *cfg->policies);
+    if (!cfg->policies)
+        return;
+    cfg->policies[0].name = strdup("standaard");
+    cfg->policies[0].receipt_ms = 24LL * 3600 * 1000;
+    cfg->policies[0].decision_ms = 5LL * 24 * 3600 * 1000;
+    cfg->npolicies = 1;
+}
+
+static void check_files(const struct config *cfg, struct config_problems *p)
 {
     struct stat st;
     char err[512];
     if (cfg->schemas && (stat(cfg->schemas, &st) != 0 || !S_ISDIR(st.st_mode)))
-        problem(p, "/schemas: %s is not a folder", cfg->schemas);
+        config_problem(p, "/schemas: %s is not a folder", cfg->schemas);
     if (cfg->server_key) {
         char pub[41], sec[41];
         if (keyfile_read_pair(cfg->server_key, pub, sec, err, sizeof err) != 0)
-            problem(p, "/server_key: %s", err);
+            config_problem(p, "/server_key: %s", err);
         memset(sec, 0, sizeof sec);
     }
     if (cfg->database) {
         char *dir = util_dirname(cfg->database);
         if (dir && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)))
-            problem(p, "/database: folder %s does not exist", dir);
+            config_problem(p, "/database: folder %s does not exist", dir);
         free(dir);
     }
     if (cfg->listen && strncmp(cfg->listen, "tcp://", 6) != 0 &&
         strncmp(cfg->listen, "ipc://", 6) != 0)
-        problem(p, "/listen: must be a tcp:// or ipc:// ZeroMQ endpoint");
+        config_problem(p, "/listen: must be a tcp:// or ipc:// ZeroMQ endpoint");
     if (cfg->heartbeat_interval_ms > 0 && cfg->heartbeat_timeout_ms > 0 &&
         cfg->heartbeat_timeout_ms < cfg->heartbeat_interval_ms)
-        problem(p, "/heartbeat_timeout_ms: must not be shorter than heartbeat_interval_ms");
+        config_problem(p, "/heartbeat_timeout_ms: must not be shorter than heartbeat_interval_ms");
 }
 
 struct config *config_load(const char *path, char ***problems, size_t *nproblems)
 {
-    struct problems p = {NULL, 0};
+    struct config_problems p = {NULL, 0};
     struct config *cfg = calloc(1, sizeof *cfg);
     json_t *root = NULL;
     char err[512];
@@ -263,18 +431,18 @@ struct config *config_load(const char *path, char ***problems, size_t *nproblems
     size_t len = 0;
     char *text = util_read_file(path, CONFIG_MAX_BYTES, &len, err, sizeof err);
     if (!text) {
-        problem(&p, "%s", err);
+        config_problem(&p, "%s", err);
         goto fail;
     }
     json_error_t jerr;
     root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     free(text);
     if (!root) {
-        problem(&p, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+        config_problem(&p, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
         goto fail;
     }
     if (!json_is_object(root)) {
-        problem(&p, "%s: the config must be a JSON object", path);
+        config_problem(&p, "%s: the config must be a JSON object", path);
         goto fail;
     }
     const char *k;
@@ -285,7 +453,7 @@ struct config *config_load(const char *path, char ***problems, size_t *nproblems
         for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
             known |= strcmp(k, keys[i].name) == 0;
         if (!known)
-            problem(&p, "/%s: unknown key", k);
+            config_problem(&p, "/%s: unknown key", k);
     }
     for (int r = 0; r < ROLE_COUNT; r++)
         cfg->authorisation[r] = authz_default((enum role)r);
@@ -295,16 +463,19 @@ struct config *config_load(const char *path, char ***problems, size_t *nproblems
         v = json_object_get(root, ks->name);
         if (ks->type == KEY_INT)
             *(long *)((char *)cfg + ks->offset) = ks->def;
+        if (!v && ks->type == KEY_POLICIES)
+            default_policies(cfg); /* before the keys that name policies */
         if (!v) {
             if (ks->required)
-                problem(&p, "/%s: required key is missing", ks->name);
+                config_problem(&p, "/%s: required key is missing", ks->name);
             continue;
         }
         switch (ks->type) {
         case KEY_STRING:
         case KEY_PATH:
             if (!json_is_string(v) || json_string_length(v) == 0) {
-                problem(&p, "/%s: must be a non-empty string, got %s", ks->name, json_type_name(v));
+                config_problem(&p, "/%s: must be a non-empty string, got %s", ks->name,
+                               json_type_name(v));
                 break;
             }
             *(char **)((char *)cfg + ks->offset) =
@@ -313,17 +484,17 @@ struct config *config_load(const char *path, char ***problems, size_t *nproblems
             break;
         case KEY_INT:
             if (!json_is_integer(v)) {
-                problem(&p, "/%s: must be an integer, got %s", ks->name, json_type_name(v));
+                config_problem(&p, "/%s: must be an integer, got %s", ks->name, json_type_name(v));
             } else if (json_integer_value(v) < ks->min || json_integer_value(v) > ks->max) {
-                problem(&p, "/%s: %lld is out of range %ld..%ld", ks->name,
-                        (long long)json_integer_value(v), ks->min, ks->max);
+                config_problem(&p, "/%s: %lld is out of range %ld..%ld", ks->name,
+                               (long long)json_integer_value(v), ks->min, ks->max);
             } else {
                 *(long *)((char *)cfg + ks->offset) = (long)json_integer_value(v);
             }
             break;
         case KEY_LOG_LEVEL:
             if (!json_is_string(v) || log_parse_level(json_string_value(v), &cfg->log_level) != 0)
-                problem(&p, "/%s: must be one of debug, info, warn, error", ks->name);
+                config_problem(&p, "/%s: must be one of debug, info, warn, error", ks->name);
             break;
         case KEY_PARTNERS:
             load_partners(cfg, v, &p);
@@ -331,8 +502,36 @@ struct config *config_load(const char *path, char ***problems, size_t *nproblems
         case KEY_AUTHORISATION:
             load_authorisation(cfg, v, &p);
             break;
+        case KEY_POLICIES:
+            load_policies(cfg, v, &p);
+            break;
+        case KEY_DEFAULT_POLICY:
+            load_default_policy(cfg, v, &p);
+            break;
+        case KEY_MUNICIPALITIES:
+            load_municipalities(cfg, v, &p);
+            break;
+        case KEY_PROFILES:
+            load_profiles(cfg, v, &p);
+            break;
+        case KEY_ROUTES:
+            route_load(cfg, v, &p);
+            break;
         }
     }
+    if (!cfg->default_policy && !json_object_get(root, "default_policy"))
+        cfg->default_policy =
+            cfg->npolicies == 1 ? &cfg->policies[0] : config_policy(cfg, "standaard");
+    if (!cfg->default_policy && !json_object_get(root, "default_policy"))
+        config_problem(&p, "/default_policy: required when there is no policy named \"standaard\"");
+    if (!cfg->source)
+        cfg->source = strdup("urn:ketenhub:hub");
+    int coordinators = 0;
+    for (size_t i = 0; i < cfg->npartners; i++)
+        coordinators += cfg->partners[i].role == ROLE_COORDINATOR;
+    if (cfg->npartners && !coordinators)
+        config_problem(&p, "/partners: at least one partner needs role coordinator: a signal "
+                           "that no route sends anywhere goes to the coordinator");
     check_files(cfg, &p);
     if (p.n)
         goto fail;
@@ -344,7 +543,7 @@ fail:
     json_decref(root);
     config_free(&cfg);
     if (p.n == 0)
-        problem(&p, "out of memory");
+        config_problem(&p, "out of memory");
     *problems = p.list;
     *nproblems = p.n;
     return NULL;
@@ -360,6 +559,17 @@ void config_free(struct config **self_p)
         free(cfg->partners[i].name);
     }
     free(cfg->partners);
+    for (size_t i = 0; i < cfg->npolicies; i++)
+        free(cfg->policies[i].name);
+    free(cfg->policies);
+    free(cfg->municipalities);
+    for (int r = 0; r < ROLE_COUNT; r++) {
+        for (size_t i = 0; i < cfg->nprofile[r]; i++)
+            free(cfg->profiles[r][i]);
+        free(cfg->profiles[r]);
+    }
+    route_free(cfg->routes, cfg->nroutes);
+    free(cfg->source);
     free(cfg->path);
     free(cfg->dir);
     free(cfg->listen);
@@ -382,6 +592,22 @@ const struct partner *config_partner(const struct config *cfg, const char *id)
     for (size_t i = 0; i < cfg->npartners; i++)
         if (strcmp(cfg->partners[i].id, id) == 0)
             return &cfg->partners[i];
+    return NULL;
+}
+
+const struct policy *config_policy(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->npolicies; i++)
+        if (strcmp(cfg->policies[i].name, name) == 0)
+            return &cfg->policies[i];
+    return NULL;
+}
+
+const struct partner *config_municipality(const struct config *cfg, const char *code)
+{
+    for (size_t i = 0; i < cfg->nmunicipalities; i++)
+        if (strcmp(cfg->municipalities[i].code, code) == 0)
+            return cfg->municipalities[i].partner;
     return NULL;
 }
 

@@ -24,6 +24,21 @@ struct partner {
     uint8_t public_key[32]; /* the same, binary, as ZAP delivers it */
 };
 
+/* A referral policy: its deadlines (receipt, accept/decline), in ms. */
+struct policy {
+    char *name;
+    int64_t receipt_ms;
+    int64_t decision_ms;
+};
+
+/* A municipality's CBS code and the partner that takes its referrals. */
+struct municipality {
+    char code[7]; /* "GM0153" */
+    const struct partner *partner;
+};
+
+struct route; /* a routing rule; see route.h */
+
 struct config {
     char *path; /* the config file as given */
     char *dir;  /* its folder: base of relative paths */
@@ -41,7 +56,31 @@ struct config {
     unsigned authorisation[ROLE_COUNT]; /* bit set of enum event_type per role */
     struct partner *partners;
     size_t npartners;
+
+    /* Routing and delivery (docs/routing.md). */
+    char *source; /* CloudEvents source of the events the hub makes */
+    struct policy *policies;
+    size_t npolicies;
+    const struct policy *default_policy;
+    struct municipality *municipalities;
+    size_t nmunicipalities;
+    char **profiles[ROLE_COUNT]; /* signal fields a role's referrals carry */
+    size_t nprofile[ROLE_COUNT];
+    struct route *routes;
+    size_t nroutes;
+    long delivery_window;
+    long delivery_ack_timeout_ms;
+    long delivery_max_attempts;
+    long delivery_backoff_max_ms;
+    long session_timeout_ms;
 };
+
+/* Collects config problems; route.c adds to it while config_load runs. */
+struct config_problems;
+
+/* Adds one problem line (printf-style, starting with the key's pointer). */
+void config_problem(struct config_problems *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /*
  * Loads and checks `path`. On success returns the config (caller frees with
@@ -60,6 +99,12 @@ void config_problems_free(char **problems, size_t n);
 
 /* The partner with this id, or NULL. The config owns it. */
 const struct partner *config_partner(const struct config *cfg, const char *id);
+
+/* The policy with this name, or NULL. The config owns it. */
+const struct policy *config_policy(const struct config *cfg, const char *name);
+
+/* The partner that takes referrals for this CBS municipality code, or NULL. */
+const struct partner *config_municipality(const struct config *cfg, const char *code);
 
 /* The partner with this binary CURVE public key, or NULL. */
 const struct partner *config_partner_by_key(const struct config *cfg, const uint8_t key[32]);

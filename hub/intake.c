@@ -13,6 +13,7 @@
 
 #include "event.h"
 #include "log.h"
+#include "referrals.h"
 #include "util.h"
 
 /* Batches smaller than this are checked on the caller's thread: for a few
@@ -38,6 +39,8 @@ struct intake {
     struct store *st;
     char store_error[256];
     struct helper helper;
+    const struct partner **touched; /* partners with new deliveries, this batch */
+    size_t ntouched;
 };
 
 static void check_one(struct intake *in, struct intake_msg *m);
@@ -77,6 +80,11 @@ struct intake *intake_new(const struct config *cfg, const struct catalog *cat, s
     in->cfg = cfg;
     in->cat = cat;
     in->st = st;
+    in->touched = calloc(cfg->npartners + 1, sizeof *in->touched);
+    if (!in->touched) {
+        free(in);
+        return NULL;
+    }
     /* jansson's hash seed is set by the first JSON value made, and the config
      * and schemas were loaded on this thread before: the helper starts after. */
     struct helper *h = &in->helper;
@@ -101,6 +109,7 @@ void intake_free(struct intake **self_p)
     }
     pthread_mutex_destroy(&h->mu);
     pthread_cond_destroy(&h->cv);
+    free(in->touched);
     free(in);
     *self_p = NULL;
 }
@@ -264,8 +273,10 @@ static void reply_accepted(struct intake_msg *m, const char *id, int64_t seq, in
     set_reply(m, r);
 }
 
-/* "[{"path":..,"keyword":..}]" without messages: what the audit may keep. */
-static char *errors_for_audit(const json_t *errors)
+/* {"errors": [{"path", "keyword"}], "reason"?}: what the audit may keep of a
+ * rejection. No messages (they may quote values); `reason` is for the audit
+ * only (e.g. that a partner asked about someone else's referral). */
+static char *errors_for_audit(const json_t *errors, const char *reason)
 {
     json_t *slim = json_array();
     size_t i;
@@ -278,8 +289,11 @@ static char *errors_for_audit(const json_t *errors)
             json_object_set(s, "keyword", json_object_get(e, "keyword"));
         json_array_append_new(slim, s);
     }
-    char *text = json_dumps(slim, JSON_COMPACT);
-    json_decref(slim);
+    json_t *d = json_pack("{s:o}", "errors", slim);
+    if (d && reason)
+        json_object_set_new(d, "reason", json_string(reason));
+    char *text = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
     return text;
 }
 
@@ -300,11 +314,54 @@ static void errors_for_log(const json_t *errors, char *out, size_t outlen)
     }
 }
 
+static void touch(void *arg, const struct partner *partner)
+{
+    struct intake *in = arg;
+    for (size_t i = 0; i < in->ntouched; i++)
+        if (in->touched[i] == partner)
+            return;
+    if (in->ntouched < in->cfg->npartners)
+        in->touched[in->ntouched++] = partner;
+}
+
+const struct partner *const *intake_touched(const struct intake *in, size_t *n)
+{
+    *n = in->ntouched;
+    return in->touched;
+}
+
+/* Stores one checked, valid, new event and what it causes. Returns 0 when
+ * stored (reply and audit filled in), 1 when refused (errors added), -1 on a
+ * store error. */
+static int store_new(struct intake *in, struct intake_msg *m, const struct store_event *ev,
+                     const char *received, int64_t now_ms, int64_t *seq, const char **reason)
+{
+    struct intake_check *c = &m->check;
+    enum event_type type;
+    struct referrals_response plan;
+    const json_t *data = json_object_get(c->event, "data");
+    if (authz_type_parse(c->type, &type) != 0)
+        return 1; /* checked before; cannot happen */
+    int is_response = type != TYPE_SIGNAAL_GEREGISTREERD;
+    if (is_response) {
+        int rc = referrals_check_response(in->st, m->partner, type, data, c->errors, reason, &plan);
+        if (rc != 0)
+            return rc;
+    }
+    if (store_insert_event(in->st, ev, seq) != 0)
+        return -1;
+    if (is_response)
+        return referrals_apply_response(in->st, m->partner, &plan, *seq, received);
+    return referrals_make(in->cfg, in->st, *seq, data, received, now_ms, touch, in) < 0 ? -1 : 0;
+}
+
 int intake_store(struct intake *in, struct intake_msg *msgs, size_t n)
 {
     char received[UTIL_TIME_LEN];
     int rc = 0;
-    util_time_now(received);
+    int64_t now_ms = util_wall_ms();
+    util_time_format(now_ms, received);
+    in->ntouched = 0;
 
     if (store_begin(in->st) != 0)
         goto store_failed;
@@ -313,6 +370,7 @@ int intake_store(struct intake *in, struct intake_msg *msgs, size_t n)
         const struct partner *p = msgs[i].partner;
         struct audit_record ar = {received, p->id, authz_role_name(p->role), "intake", c->id,
                                   NULL,     NULL};
+        const char *reason = NULL;
         char *detail = NULL;
         if (json_array_size(c->errors) == 0) {
             /* The frame as received is what is kept: no second serialisation,
@@ -328,18 +386,20 @@ int intake_store(struct intake *in, struct intake_msg *msgs, size_t n)
                 .body_len = msgs[i].len,
             };
             int64_t seq = 0;
-            int put = store_put_event(in->st, &ev, &seq);
-            int same = put == STORE_EXISTS ? same_as_stored(in, seq, &msgs[i], c->event) : 1;
-            if (put < 0 || same < 0)
+            int found = store_find_event(in->st, &ev, &seq);
+            int same = found == 1 ? same_as_stored(in, seq, &msgs[i], c->event) : 1;
+            int stored =
+                found == 0 ? store_new(in, &msgs[i], &ev, received, now_ms, &seq, &reason) : 0;
+            if (found < 0 || same < 0 || stored < 0)
                 goto store_failed;
             if (!same) {
                 event_error(c->errors, "/id", "idempotency",
                             "id \"%s\" from source \"%s\" was already used for an event with "
                             "other content",
                             c->id, ev.source);
-            } else {
-                reply_accepted(&msgs[i], c->id, seq, put == STORE_EXISTS);
-                ar.outcome = put == STORE_EXISTS ? "duplicate" : "accepted";
+            } else if (stored == 0) {
+                reply_accepted(&msgs[i], c->id, seq, found == 1);
+                ar.outcome = found == 1 ? "duplicate" : "accepted";
                 char seqtext[32];
                 snprintf(seqtext, sizeof seqtext, "{\"seq\":%lld}", (long long)seq);
                 ar.detail = seqtext;
@@ -350,7 +410,7 @@ int intake_store(struct intake *in, struct intake_msg *msgs, size_t n)
                 continue;
             }
         }
-        detail = errors_for_audit(c->errors);
+        detail = errors_for_audit(c->errors, reason);
         ar.outcome = "rejected";
         ar.detail = detail;
         int arc = store_audit(in->st, &ar);

@@ -81,6 +81,10 @@ void intake_release(struct intake_msg *msgs, size_t n);
  * intake_store returns. */
 int intake_run(struct intake *in, struct intake_msg *msgs, size_t n);
 
+/* The partners that got new deliveries in the last intake_store (each once).
+ * The intake owns the array; valid until the next intake_store. */
+const struct partner *const *intake_touched(const struct intake *in, size_t *n);
+
 /* The store's error after intake_store returned -1. */
 const char *intake_store_error(const struct intake *in);
 

@@ -63,6 +63,25 @@ static int load(const char *path, struct config **cfg, struct catalog **cat)
         config_free(cfg);
         return -1;
     }
+    /* A profile may only name fields the signal schema has: a typo would
+     * otherwise silently send nothing (or, worse, be fixed by a schema change). */
+    int bad = 0;
+    for (int r = 0; r < ROLE_COUNT; r++) {
+        for (size_t i = 0; i < (*cfg)->nprofile[r]; i++) {
+            if (!catalog_signal_field(*cat, (*cfg)->profiles[r][i])) {
+                fprintf(stderr,
+                        "ketenhubd: config error: /profiles/%s/%zu: \"%s\" is not a field of "
+                        "the signal schema\n",
+                        authz_role_name((enum role)r), i, (*cfg)->profiles[r][i]);
+                bad = 1;
+            }
+        }
+    }
+    if (bad) {
+        catalog_free(cat);
+        config_free(cfg);
+        return -1;
+    }
     return 0;
 }
 

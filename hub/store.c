@@ -42,6 +42,9 @@ struct store {
     struct checkpointer ck;
     sqlite3_stmt *begin, *commit, *rollback;
     sqlite3_stmt *event_key_columns, *insert_event, *insert_key, *insert_audit;
+    sqlite3_stmt *insert_referral, *get_referral, *update_referral, *insert_history;
+    sqlite3_stmt *insert_delivery, *pending_deliveries, *confirm_delivery, *attempt_delivery,
+        *dead_delivery;
     uint8_t hash_key[crypto_shorthash_KEYBYTES];
     struct keymap *keys;
     struct pending_key {
@@ -84,6 +87,47 @@ static const char *const migrations[] = {
     "  outcome TEXT NOT NULL,"
     "  detail TEXT"
     ");",
+    /* 2: referrals, their history, and the deliveries to partners. Deadlines
+     * are UTC milliseconds since the epoch (NULL once met or moot). */
+    "CREATE TABLE referrals ("
+    "  id TEXT PRIMARY KEY,"
+    "  signal_seq INTEGER NOT NULL,"
+    "  partner TEXT NOT NULL,"
+    "  policy TEXT NOT NULL,"
+    "  rule TEXT NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  created TEXT NOT NULL,"
+    "  updated TEXT NOT NULL,"
+    "  receipt_due_ms INTEGER,"
+    "  decision_due_ms INTEGER"
+    ");"
+    "CREATE INDEX referrals_by_partner ON referrals (partner, state);"
+    "CREATE INDEX referrals_by_signal ON referrals (signal_seq);"
+    "CREATE TABLE referral_history ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  referral TEXT NOT NULL,"
+    "  time TEXT NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  event TEXT NOT NULL,"
+    "  from_state TEXT,"
+    "  to_state TEXT NOT NULL,"
+    "  event_seq INTEGER"
+    ");"
+    "CREATE INDEX history_by_referral ON referral_history (referral, seq);"
+    "CREATE TABLE deliveries ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  event_id TEXT NOT NULL UNIQUE,"
+    "  referral TEXT NOT NULL,"
+    "  partner TEXT NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  created TEXT NOT NULL,"
+    "  last_attempt TEXT,"
+    "  confirmed TEXT,"
+    "  dead_reason TEXT,"
+    "  payload TEXT NOT NULL"
+    ");"
+    "CREATE INDEX deliveries_by_partner ON deliveries (partner, state, seq);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -338,6 +382,42 @@ static struct store *open_common(const char *path, int readonly, char *err, size
                 err, errlen) ||
         prepare(st, &st->insert_key, "INSERT INTO event_keys (seq, key_hash) VALUES (?1, ?2)", err,
                 errlen) ||
+        prepare(st, &st->insert_referral,
+                "INSERT INTO referrals (id, signal_seq, partner, policy, rule, state, created, "
+                "updated, receipt_due_ms, decision_due_ms) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)",
+                err, errlen) ||
+        prepare(st, &st->get_referral,
+                "SELECT id, signal_seq, partner, policy, rule, state, receipt_due_ms, "
+                "decision_due_ms FROM referrals WHERE id = ?1",
+                err, errlen) ||
+        prepare(st, &st->update_referral,
+                "UPDATE referrals SET state = ?2, updated = ?3, receipt_due_ms = ?4, "
+                "decision_due_ms = ?5 WHERE id = ?1",
+                err, errlen) ||
+        prepare(st, &st->insert_history,
+                "INSERT INTO referral_history (referral, time, actor, event, from_state, "
+                "to_state, event_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                err, errlen) ||
+        prepare(st, &st->insert_delivery,
+                "INSERT INTO deliveries (event_id, referral, partner, state, created, payload) "
+                "VALUES (?1, ?2, ?3, 'pending', ?4, ?5)",
+                err, errlen) ||
+        prepare(st, &st->pending_deliveries,
+                "SELECT seq, event_id, payload, attempts FROM deliveries "
+                "WHERE partner = ?1 AND state = 'pending' AND seq > ?2 ORDER BY seq LIMIT ?3",
+                err, errlen) ||
+        prepare(st, &st->confirm_delivery,
+                "UPDATE deliveries SET state = 'confirmed', confirmed = ?3 "
+                "WHERE event_id = ?1 AND partner = ?2 AND state = 'pending'",
+                err, errlen) ||
+        prepare(st, &st->attempt_delivery,
+                "UPDATE deliveries SET attempts = attempts + 1, last_attempt = ?2 WHERE seq = ?1",
+                err, errlen) ||
+        prepare(st, &st->dead_delivery,
+                "UPDATE deliveries SET state = 'dead', dead_reason = ?2, last_attempt = ?3 "
+                "WHERE seq = ?1 AND state = 'pending'",
+                err, errlen) ||
         prepare(st, &st->insert_audit,
                 "INSERT INTO audit (time, actor, role, action, object, outcome, detail) "
                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -371,6 +451,15 @@ void store_close(struct store **self_p)
     sqlite3_finalize(st->commit);
     sqlite3_finalize(st->rollback);
     sqlite3_finalize(st->event_key_columns);
+    sqlite3_finalize(st->insert_referral);
+    sqlite3_finalize(st->get_referral);
+    sqlite3_finalize(st->update_referral);
+    sqlite3_finalize(st->insert_history);
+    sqlite3_finalize(st->insert_delivery);
+    sqlite3_finalize(st->pending_deliveries);
+    sqlite3_finalize(st->confirm_delivery);
+    sqlite3_finalize(st->attempt_delivery);
+    sqlite3_finalize(st->dead_delivery);
     sqlite3_finalize(st->insert_key);
     keymap_free(&st->keys);
     free(st->pending);
@@ -461,7 +550,7 @@ static int same_key(struct store *st, int64_t seq, const struct store_event *ev)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? same : -1;
 }
 
-int store_put_event(struct store *st, const struct store_event *ev, int64_t *seq)
+int store_find_event(struct store *st, const struct store_event *ev, int64_t *seq)
 {
     uint64_t h = (uint64_t)key_hash(st, ev);
     size_t cursor = 0;
@@ -472,9 +561,15 @@ int store_put_event(struct store *st, const struct store_event *ev, int64_t *seq
             return -1;
         if (same) {
             *seq = candidate;
-            return STORE_EXISTS;
+            return 1;
         }
     }
+    return 0;
+}
+
+int store_insert_event(struct store *st, const struct store_event *ev, int64_t *seq)
+{
+    uint64_t h = (uint64_t)key_hash(st, ev);
     if (st->npending == st->cap_pending) {
         size_t cap = st->cap_pending ? st->cap_pending * 2 : 256;
         struct pending_key *grown = realloc(st->pending, cap * sizeof *grown);
@@ -503,7 +598,155 @@ int store_put_event(struct store *st, const struct store_event *ev, int64_t *seq
     st->pending[st->npending].seq = new_seq;
     st->npending++;
     *seq = new_seq;
-    return STORE_NEW;
+    return 0;
+}
+
+int store_put_event(struct store *st, const struct store_event *ev, int64_t *seq)
+{
+    int found = store_find_event(st, ev, seq);
+    if (found != 0)
+        return found < 0 ? -1 : STORE_EXISTS;
+    return store_insert_event(st, ev, seq) == 0 ? STORE_NEW : -1;
+}
+
+static void bind_ms(sqlite3_stmt *s, int i, int64_t ms)
+{
+    if (ms > 0)
+        sqlite3_bind_int64(s, i, ms);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+int store_put_referral(struct store *st, const struct store_referral *r)
+{
+    sqlite3_stmt *s = st->insert_referral;
+    bind_text(s, 1, r->id);
+    sqlite3_bind_int64(s, 2, r->signal_seq);
+    bind_text(s, 3, r->partner);
+    bind_text(s, 4, r->policy);
+    bind_text(s, 5, r->rule);
+    bind_text(s, 6, r->state);
+    bind_text(s, 7, r->time);
+    bind_ms(s, 8, r->receipt_due_ms);
+    bind_ms(s, 9, r->decision_due_ms);
+    return step_done(s);
+}
+
+static void copy_column(sqlite3_stmt *s, int col, char *out, size_t len)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    snprintf(out, len, "%s", t ? (const char *)t : "");
+}
+
+int store_get_referral(struct store *st, const char *id, struct store_referral_row *out)
+{
+    sqlite3_stmt *s = st->get_referral;
+    bind_text(s, 1, id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        copy_column(s, 0, out->id, sizeof out->id);
+        out->signal_seq = sqlite3_column_int64(s, 1);
+        copy_column(s, 2, out->partner, sizeof out->partner);
+        copy_column(s, 3, out->policy, sizeof out->policy);
+        copy_column(s, 4, out->rule, sizeof out->rule);
+        copy_column(s, 5, out->state, sizeof out->state);
+        out->receipt_due_ms = sqlite3_column_int64(s, 6);
+        out->decision_due_ms = sqlite3_column_int64(s, 7);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_update_referral(struct store *st, const char *id, const char *state, const char *time,
+                          int64_t receipt_due_ms, int64_t decision_due_ms)
+{
+    sqlite3_stmt *s = st->update_referral;
+    bind_text(s, 1, id);
+    bind_text(s, 2, state);
+    bind_text(s, 3, time);
+    bind_ms(s, 4, receipt_due_ms);
+    bind_ms(s, 5, decision_due_ms);
+    return step_done(s) == 0 && sqlite3_changes(st->db) == 1 ? 0 : -1;
+}
+
+int store_add_history(struct store *st, const struct store_history *h)
+{
+    sqlite3_stmt *s = st->insert_history;
+    bind_text(s, 1, h->referral);
+    bind_text(s, 2, h->time);
+    bind_text(s, 3, h->actor);
+    bind_text(s, 4, h->event);
+    bind_text(s, 5, h->from_state);
+    bind_text(s, 6, h->to_state);
+    if (h->event_seq > 0)
+        sqlite3_bind_int64(s, 7, h->event_seq);
+    else
+        sqlite3_bind_null(s, 7);
+    return step_done(s);
+}
+
+int store_put_delivery(struct store *st, const char *event_id, const char *referral,
+                       const char *partner, const char *time, const char *payload)
+{
+    sqlite3_stmt *s = st->insert_delivery;
+    bind_text(s, 1, event_id);
+    bind_text(s, 2, referral);
+    bind_text(s, 3, partner);
+    bind_text(s, 4, time);
+    bind_text(s, 5, payload);
+    return step_done(s);
+}
+
+int store_pending_deliveries(struct store *st, const char *partner, int64_t after_seq, size_t max,
+                             store_delivery_fn fn, void *arg)
+{
+    sqlite3_stmt *s = st->pending_deliveries;
+    bind_text(s, 1, partner);
+    sqlite3_bind_int64(s, 2, after_seq);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)max);
+    int rc, n = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_delivery d = {
+            .seq = sqlite3_column_int64(s, 0),
+            .event_id = (const char *)sqlite3_column_text(s, 1),
+            .payload = (const char *)sqlite3_column_text(s, 2),
+            .payload_len = (size_t)sqlite3_column_bytes(s, 2),
+            .attempts = sqlite3_column_int(s, 3),
+        };
+        fn(arg, &d);
+        n++;
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? n : -1;
+}
+
+int store_confirm_delivery(struct store *st, const char *event_id, const char *partner,
+                           const char *time)
+{
+    sqlite3_stmt *s = st->confirm_delivery;
+    bind_text(s, 1, event_id);
+    bind_text(s, 2, partner);
+    bind_text(s, 3, time);
+    if (step_done(s) != 0)
+        return -1;
+    return sqlite3_changes(st->db) == 1;
+}
+
+int store_delivery_attempted(struct store *st, int64_t seq, const char *time)
+{
+    sqlite3_stmt *s = st->attempt_delivery;
+    sqlite3_bind_int64(s, 1, seq);
+    bind_text(s, 2, time);
+    return step_done(s);
+}
+
+int store_dead_letter(struct store *st, int64_t seq, const char *reason, const char *time)
+{
+    sqlite3_stmt *s = st->dead_delivery;
+    sqlite3_bind_int64(s, 1, seq);
+    bind_text(s, 2, reason);
+    bind_text(s, 3, time);
+    return step_done(s);
 }
 
 int store_audit(struct store *st, const struct audit_record *rec)

@@ -52,6 +52,14 @@ struct store_event {
     size_t body_len;
 };
 
+/* Looks (partner, source, id) up. Returns 1 and sets *seq when it is stored,
+ * 0 when not, -1 on a database error. */
+int store_find_event(struct store *st, const struct store_event *ev, int64_t *seq);
+
+/* Inserts an event the caller found absent (store_find_event) and sets *seq.
+ * Returns 0, or -1 on a database error. Call inside a transaction. */
+int store_insert_event(struct store *st, const struct store_event *ev, int64_t *seq);
+
 /*
  * Stores an event unless (partner, source, id) is already there. Sets *seq to
  * the event's sequence number: the new one (STORE_NEW) or the stored one
@@ -59,6 +67,86 @@ struct store_event {
  * a database error. Call inside a transaction.
  */
 int store_put_event(struct store *st, const struct store_event *ev, int64_t *seq);
+
+/* A referral, as made by routing. Strings borrowed. Deadlines are UTC
+ * milliseconds since the epoch; 0 means none. */
+struct store_referral {
+    const char *id; /* UUID */
+    int64_t signal_seq;
+    const char *partner;
+    const char *policy;
+    const char *rule;
+    const char *state;
+    const char *time;
+    int64_t receipt_due_ms;
+    int64_t decision_due_ms;
+};
+
+/* A referral as read back. */
+struct store_referral_row {
+    char id[64];
+    int64_t signal_seq;
+    char partner[65];
+    char policy[128];
+    char rule[128];
+    char state[32];
+    int64_t receipt_due_ms; /* 0: none */
+    int64_t decision_due_ms;
+};
+
+/* One state change of a referral, for its history. Strings borrowed. */
+struct store_history {
+    const char *referral;
+    const char *time;
+    const char *actor;      /* partner id or "hub" */
+    const char *event;      /* "aangeboden", "ontvangen", ... */
+    const char *from_state; /* NULL when made */
+    const char *to_state;
+    int64_t event_seq; /* the event that caused it, 0 if none */
+};
+
+/* A pending delivery, as handed to a store_delivery_fn. Valid during the call. */
+struct store_delivery {
+    int64_t seq;
+    const char *event_id;
+    const char *payload;
+    size_t payload_len;
+    int attempts;
+};
+typedef void (*store_delivery_fn)(void *arg, const struct store_delivery *d);
+
+/* Inserts a referral. 0 or -1. */
+int store_put_referral(struct store *st, const struct store_referral *r);
+
+/* Reads a referral: 1 found, 0 not found, -1 error. */
+int store_get_referral(struct store *st, const char *id, struct store_referral_row *out);
+
+/* Sets a referral's state and deadlines (0 = none). 0, or -1 (also if absent). */
+int store_update_referral(struct store *st, const char *id, const char *state, const char *time,
+                          int64_t receipt_due_ms, int64_t decision_due_ms);
+
+/* Appends to a referral's history. 0 or -1. */
+int store_add_history(struct store *st, const struct store_history *h);
+
+/* Queues a delivery (an event for a partner, kept until confirmed). 0 or -1. */
+int store_put_delivery(struct store *st, const char *event_id, const char *referral,
+                       const char *partner, const char *time, const char *payload);
+
+/* Calls fn for up to `max` pending deliveries of `partner` with seq > after_seq,
+ * in seq order. Returns how many, or -1. */
+int store_pending_deliveries(struct store *st, const char *partner, int64_t after_seq, size_t max,
+                             store_delivery_fn fn, void *arg);
+
+/* Marks a pending delivery confirmed if it is this partner's. Returns 1 when it
+ * was, 0 when no pending delivery with that id belongs to the partner, -1. */
+int store_confirm_delivery(struct store *st, const char *event_id, const char *partner,
+                           const char *time);
+
+/* Counts one more attempt of delivery `seq`. 0 or -1. */
+int store_delivery_attempted(struct store *st, int64_t seq, const char *time);
+
+/* Dead-letters a pending delivery (it will not be sent again until replayed). */
+int store_dead_letter(struct store *st, int64_t seq, const char *reason, const char *time);
 
 /* One audit record. Strings borrowed; any but action/outcome may be NULL.
  * Never holds personal data: ids, JSON pointers, keywords, counts. */

@@ -37,6 +37,11 @@ char *util_path_resolve(const char *base_dir, const char *path);
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void util_hex(const uint8_t *bytes, size_t n, char *out);
 
+#define UTIL_UUID_LEN 37 /* 36 characters and NUL */
+
+/* A random (version 4) UUID in its text form. */
+void util_uuid4(char out[UTIL_UUID_LEN]);
+
 /* strtol with full-string and range checks. Returns 0, or -1. */
 int util_parse_long(const char *s, long min, long max, long *out);
 

@@ -93,7 +93,7 @@ class InvalidIntake(unittest.TestCase):
         con.close()
         self.assertEqual(row[:2], ("police-1", "rejected"))
         detail = json.loads(row[2])
-        self.assertIn({"path": "/data/naam", "keyword": "additionalProperties"}, detail)
+        self.assertIn({"path": "/data/naam", "keyword": "additionalProperties"}, detail["errors"])
         self.assertNotIn("Jansen", row[2])
         self.assertNotIn("spoed", row[2])
         self.assertNotIn("Jansen", self.hub.log_text())

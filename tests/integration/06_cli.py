@@ -36,8 +36,9 @@ class CheckConfig(unittest.TestCase):
             json.dump(cfg, f)
         r = run(KETENHUBD, "--check-config", path)
         self.assertEqual(r.returncode, 1)
-        for key in ["/partners/2/id", "/partners/2/public_key", "/partners/3/role",
-                    "/partners/3/public_key", "/colour", "/max_json_depth"]:
+        n = len(self.hub.config["partners"])  # the bad ones come after these
+        for key in ["/partners/%d/id" % n, "/partners/%d/public_key" % n, "/partners/%d/role" % (n + 1),
+                    "/partners/%d/public_key" % (n + 1), "/colour", "/max_json_depth"]:
             self.assertIn(key, r.stderr)
         # And the daemon refuses to start on it.
         r = run(KETENHUBD, "--config", path)

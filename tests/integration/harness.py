@@ -86,7 +86,11 @@ class Hub:
         self.hub_public, self.hub_key = keygen(os.path.join(self.dir, "keys", "hub"))
         self.keys = {}
         partner_list = []
-        for pid, role in (partners or [("police-1", "police"), ("gemeente-1", "municipality")]):
+        partners = list(partners or [("police-1", "police"), ("gemeente-1", "municipality")])
+        if not any(role == "coordinator" for _, role in partners):
+            # Every hub needs one: signals no route sends anywhere go there.
+            partners.append(("kenniscentrum", "coordinator"))
+        for pid, role in partners:
             pub, key = keygen(os.path.join(self.dir, "keys", pid))
             self.keys[pid] = key
             partner_list.append({"id": pid, "role": role, "public_key": pub})

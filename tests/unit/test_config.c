@@ -14,7 +14,10 @@
 
 static char dir[128];
 static char schemas[1024];
-static char pub_a[41], pub_b[41];
+static char pub_a[41], pub_b[41], pub_c[41];
+
+/* Every config with partners needs a coordinator. */
+#define COORDINATOR "{\"id\": \"kenniscentrum\", \"role\": \"coordinator\", \"public_key\": \"%s\"}"
 
 /* Writes a config with the given partners array and extra top-level members. */
 static struct config *load_with(const char *partners, const char *extra, char ***problems,
@@ -51,8 +54,8 @@ static void valid_config_loads_with_defaults_and_resolved_paths(void)
     snprintf(partners, sizeof partners,
              "[{\"id\": \"police-1\", \"role\": \"police\", \"public_key\": \"%s\"},"
              " {\"id\": \"gemeente-enschede\", \"name\": \"Gemeente Enschede\","
-             "  \"role\": \"municipality\", \"public_key\": \"%s\"}]",
-             pub_a, pub_b);
+             "  \"role\": \"municipality\", \"public_key\": \"%s\"}, " COORDINATOR "]",
+             pub_a, pub_b, pub_c);
     struct config *cfg = load_with(partners, "", &p, &n);
     dump(p, n);
     CHECK(cfg != NULL);
@@ -66,7 +69,7 @@ static void valid_config_loads_with_defaults_and_resolved_paths(void)
     CHECK_STR(cfg->server_key, want);
     CHECK_INT(cfg->max_message_size, 256 * 1024);
     CHECK_INT(cfg->max_json_depth, 32);
-    CHECK_INT(cfg->npartners, 2);
+    CHECK_INT(cfg->npartners, 3);
     CHECK_INT(cfg->partners[1].role, ROLE_MUNICIPALITY);
     CHECK_STR(cfg->partners[1].name, "Gemeente Enschede");
     CHECK(config_partner(cfg, "police-1") == &cfg->partners[0]);
@@ -158,10 +161,12 @@ static void malformed_json_and_duplicate_keys_are_refused(void)
 
 static void authorisation_replaces_a_roles_list(void)
 {
-    char partners[256], **p = NULL;
+    char partners[512], **p = NULL;
     size_t n = 0;
     snprintf(partners, sizeof partners,
-             "[{\"id\": \"police-1\", \"role\": \"police\", \"public_key\": \"%s\"}]", pub_a);
+             "[{\"id\": \"police-1\", \"role\": \"police\", \"public_key\": \"%s\"}, " COORDINATOR
+             "]",
+             pub_a, pub_c);
     struct config *cfg = load_with(partners, ", \"authorisation\": {\"police\": []}", &p, &n);
     CHECK(cfg != NULL);
     if (cfg) {
@@ -214,6 +219,10 @@ int main(void)
     keyfile_generate(path, err, sizeof err);
     snprintf(path, sizeof path, "%s/b.key", dir);
     keyfile_read_pair(path, pub_b, sec, err, sizeof err);
+    snprintf(path, sizeof path, "%s/c", dir);
+    keyfile_generate(path, err, sizeof err);
+    snprintf(path, sizeof path, "%s/c.key", dir);
+    keyfile_read_pair(path, pub_c, sec, err, sizeof err);
 
     RUN(valid_config_loads_with_defaults_and_resolved_paths);
     RUN(every_problem_is_reported_with_its_key);
