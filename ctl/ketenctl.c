@@ -3,13 +3,23 @@
  *
  *   ketenctl keygen PATH
  *   ketenctl --config FILE status [--json]
+ *   ketenctl --config FILE referrals [--state S] [--partner P] [--limit N] [--json]
+ *   ketenctl --config FILE referral ID [--json]
+ *   ketenctl --config FILE deadletters [--json]
+ *   ketenctl --config FILE replay (SEQ... | --all) --by NAME
+ *   ketenctl receive --hub ENDPOINT --hub-key HUB.pub --key PARTNER.key [--accept]
  *   ketenctl send --hub ENDPOINT --hub-key HUB.pub --key PARTNER.key
  *                 [--timeout SECONDS] EVENT.json...
  *
- * `status` reads the hub's database read-only; `send` is a test client that
- * speaks the partner protocol exactly as docs/protocol.md describes it.
+ * `status`, `referrals`, `referral` and `deadletters` read the hub's database
+ * read-only; `replay` writes to it beside the running hub (ctl/referrals.c);
+ * `send` is a test client that speaks the partner protocol exactly as
+ * docs/protocol.md describes it. Every command is in docs/ketenctl.md.
+ * Exit codes: 0 done, 1 failed (or not found, or not all done), 2 usage.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +27,12 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include "client.h"
 #include "config.h"
+#include "receive.h"
+#include "ctl/referrals.h"
 #include "keyfile.h"
+#include "referral.h"
 #include "store.h"
 #include "util.h"
 
@@ -27,15 +41,34 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: ketenctl keygen PATH\n"
-                 "       ketenctl --config FILE status [--json]\n"
-                 "       ketenctl send --hub ENDPOINT --hub-key HUB.pub --key PARTNER.key\n"
-                 "                     [--timeout SECONDS] EVENT.json...\n"
-                 "\n"
-                 "keygen   writes PATH.pub (Z85 public key) and PATH.key (key pair, mode 0600)\n"
-                 "status   counts of stored events, intake outcomes and audit records\n"
-                 "send     sends each event file (\"-\" = stdin) over CURVE, prints each reply\n"
-                 "         as one JSON line; exits 0 only if every event was accepted\n");
+    fprintf(
+        out,
+        "usage: ketenctl keygen PATH\n"
+        "       ketenctl --config FILE status [--json]\n"
+        "       ketenctl --config FILE referrals [--state S] [--partner P] [--limit N] [--json]\n"
+        "       ketenctl --config FILE referral ID [--json]\n"
+        "       ketenctl --config FILE deadletters [--json]\n"
+        "       ketenctl --config FILE replay (SEQ... | --all) --by NAME\n"
+        "       ketenctl send --hub ENDPOINT --hub-key HUB.pub --key PARTNER.key\n"
+        "                     [--timeout SECONDS] EVENT.json...\n"
+        "       ketenctl receive --hub ENDPOINT --hub-key HUB.pub --key PARTNER.key\n"
+        "                     [--accept] [--count N] [--timeout SECONDS]\n"
+        "\n"
+        "keygen       writes PATH.pub (Z85 public key) and PATH.key (key pair, mode 0600)\n"
+        "status       counts of stored events, intake outcomes and audit records\n"
+        "referrals    referrals, newest first, at most N (default 100); S is one of\n"
+        "             aangeboden ontvangen geaccepteerd afgewezen afgerond geannuleerd mislukt\n"
+        "referral     one referral with its history and its deliveries\n"
+        "deadletters  deliveries the hub gave up on\n"
+        "replay       puts dead-lettered deliveries (by seq, or --all) back in the queue,\n"
+        "             audited as admin:NAME; the running hub sends them again by itself\n"
+        "send         sends each event file (\"-\" = stdin) over CURVE, prints each reply\n"
+        "             as one JSON line; exits 0 only if every event was accepted\n"
+        "receive      takes deliveries as the partner: prints each as one JSON line and\n"
+        "             confirms it; --accept answers each referral with ontvangen and\n"
+        "             geaccepteerd; stops after N deliveries or SECONDS\n"
+        "\n"
+        "The database commands read the database named in the config; see docs/ketenctl.md.\n");
 }
 
 static int cmd_keygen(int argc, char **argv)
@@ -128,6 +161,226 @@ static int cmd_status(const char *config_path, int argc, char **argv)
     return rc;
 }
 
+/* A usage error of `cmd`: what is wrong, then the usage. Returns 2. */
+static int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "ketenctl %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    usage(stderr);
+    return 2;
+}
+
+/* The database path from the config at `config_path`, or NULL after saying
+ * why on stderr. Caller frees. */
+static char *database_path(const char *cmd, const char *config_path)
+{
+    char **problems = NULL;
+    size_t np = 0;
+    struct config *cfg = config_load(config_path, &problems, &np);
+    for (size_t i = 0; i < np; i++)
+        fprintf(stderr, "ketenctl %s: config error: %s\n", cmd, problems[i]);
+    config_problems_free(problems, np);
+    if (!cfg)
+        return NULL;
+    char *path = strdup(cfg->database);
+    if (!path)
+        fprintf(stderr, "ketenctl %s: out of memory\n", cmd);
+    config_free(&cfg);
+    return path;
+}
+
+/* `ketenctl referrals`: filters, limit, --json. */
+static int cmd_referrals(const char *config_path, int argc, char **argv)
+{
+    struct referrals_filter f = {NULL, NULL, 100};
+    int as_json = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *opt = argv[i];
+        if (strcmp(opt, "--json") == 0) {
+            as_json = 1;
+            continue;
+        }
+        if (strcmp(opt, "--state") != 0 && strcmp(opt, "--partner") != 0 &&
+            strcmp(opt, "--limit") != 0)
+            return usage_error("referrals", "unknown option \"%s\"", opt);
+        if (i + 1 >= argc)
+            return usage_error("referrals", "%s needs a value", opt);
+        const char *value = argv[++i];
+        enum referral_state state;
+        if (strcmp(opt, "--state") == 0) {
+            if (referral_state_parse(value, &state) != 0) {
+                char names[256] = ""; /* from the state machine, so it cannot go stale */
+                size_t off = 0;
+                for (int k = 0; k < REFERRAL_STATE_COUNT && off < sizeof names; k++)
+                    off += (size_t)snprintf(names + off, sizeof names - off, "%s%s", k ? " " : "",
+                                            referral_state_name((enum referral_state)k));
+                return usage_error("referrals", "unknown state \"%s\" (one of %s)", value, names);
+            }
+            f.state = value;
+        } else if (strcmp(opt, "--partner") == 0) {
+            f.partner = value;
+        } else if (util_parse_long(value, 1, 1000000, &f.limit) != 0) {
+            return usage_error("referrals", "--limit \"%s\" is not a number from 1 to 1000000",
+                               value);
+        }
+    }
+    if (!config_path)
+        return usage_error("referrals", "%s", "--config FILE is required");
+    char err[1024];
+    char *db = database_path("referrals", config_path);
+    if (!db)
+        return 1;
+    int rc = referrals_list(db, &f, as_json, err, sizeof err);
+    if (rc != 0)
+        fprintf(stderr, "ketenctl referrals: %s\n", err);
+    free(db);
+    return rc == 0 ? 0 : 1;
+}
+
+/* `ketenctl referral ID [--json]`. */
+static int cmd_referral(const char *config_path, int argc, char **argv)
+{
+    const char *id = NULL;
+    int as_json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            as_json = 1;
+        else if (strncmp(argv[i], "--", 2) == 0)
+            return usage_error("referral", "unknown option \"%s\"", argv[i]);
+        else if (id)
+            return usage_error("referral", "one referral id only, not also \"%s\"", argv[i]);
+        else
+            id = argv[i];
+    }
+    if (!id)
+        return usage_error("referral", "%s", "which referral? give its ID");
+    if (!config_path)
+        return usage_error("referral", "%s", "--config FILE is required");
+    char err[1024];
+    char *db = database_path("referral", config_path);
+    if (!db)
+        return 1;
+    int rc = referrals_show(db, id, as_json, err, sizeof err);
+    if (rc < 0)
+        fprintf(stderr, "ketenctl referral: %s\n", err);
+    else if (rc == 1)
+        fprintf(stderr, "ketenctl referral: no referral %s\n", id);
+    free(db);
+    return rc == 0 ? 0 : 1;
+}
+
+/* `ketenctl deadletters [--json]`. */
+static int cmd_deadletters(const char *config_path, int argc, char **argv)
+{
+    int as_json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") != 0)
+            return usage_error("deadletters", "unknown argument \"%s\"", argv[i]);
+        as_json = 1;
+    }
+    if (!config_path)
+        return usage_error("deadletters", "%s", "--config FILE is required");
+    char err[1024];
+    char *db = database_path("deadletters", config_path);
+    if (!db)
+        return 1;
+    int rc = referrals_dead_letters(db, as_json, err, sizeof err);
+    if (rc != 0)
+        fprintf(stderr, "ketenctl deadletters: %s\n", err);
+    free(db);
+    return rc == 0 ? 0 : 1;
+}
+
+/* An admin name for the audit trail: 1 to 64 of [A-Za-z0-9._@-], so that
+ * "admin:NAME" reads unambiguously. */
+static int admin_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '@' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* `ketenctl replay (SEQ... | --all) --by NAME`. */
+static int cmd_replay(const char *config_path, int argc, char **argv)
+{
+    const char *by = NULL;
+    int all = 0, rc = 2;
+    size_t n = 0;
+    char *db = NULL;
+    int64_t *seqs = calloc((size_t)argc, sizeof *seqs);
+    if (!seqs) {
+        fprintf(stderr, "ketenctl replay: out of memory\n");
+        return 1;
+    }
+    for (int i = 1; i < argc; i++) {
+        long seq;
+        if (strcmp(argv[i], "--all") == 0) {
+            all = 1;
+        } else if (strcmp(argv[i], "--by") == 0) {
+            if (i + 1 >= argc) {
+                rc = usage_error("replay", "%s", "--by needs a value (your name, for the audit)");
+                goto done;
+            }
+            by = argv[++i];
+        } else if (strncmp(argv[i], "--", 2) == 0) {
+            rc = usage_error("replay", "unknown option \"%s\"", argv[i]);
+            goto done;
+        } else if (util_parse_long(argv[i], 1, LONG_MAX, &seq) == 0) {
+            seqs[n++] = seq;
+        } else {
+            rc =
+                usage_error("replay", "\"%s\" is not a delivery seq (a positive integer)", argv[i]);
+            goto done;
+        }
+    }
+    if (!by) {
+        rc = usage_error("replay", "%s", "--by NAME is required (who replays, for the audit)");
+        goto done;
+    }
+    if (!admin_name_ok(by)) {
+        rc = usage_error("replay", "--by \"%s\" is not a name: 1 to 64 of A-Z a-z 0-9 . _ @ -", by);
+        goto done;
+    }
+    if (all == (n > 0)) {
+        rc = usage_error("replay", "%s",
+                         all ? "give delivery seqs or --all, not both"
+                             : "which deliveries? give their seqs, or --all");
+        goto done;
+    }
+    if (!config_path) {
+        rc = usage_error("replay", "%s", "--config FILE is required");
+        goto done;
+    }
+    rc = 1;
+    db = database_path("replay", config_path);
+    if (!db)
+        goto done;
+    char err[1024];
+    int skipped = referrals_replay(db, seqs, n, all, by, err, sizeof err);
+    if (skipped < 0)
+        fprintf(stderr, "ketenctl replay: %s\n", err);
+    else if (skipped > 0)
+        fprintf(stderr, "ketenctl replay: %d of %zu deliveries not requeued (see RESULT)\n",
+                skipped, n);
+    rc = skipped == 0 ? 0 : 1;
+done:
+    free(db);
+    free(seqs);
+    return rc;
+}
+
 static char *read_event(const char *path, size_t *len, char *err, size_t errlen)
 {
     if (strcmp(path, "-") != 0)
@@ -156,45 +409,6 @@ static char *read_event(const char *path, size_t *len, char *err, size_t errlen)
     }
     *len = n;
     return buf;
-}
-
-/* Why a connection failed, from the socket monitor; NULL while no news. */
-static const char *monitor_failure(void *mon)
-{
-    static char why[160];
-    zmq_msg_t m;
-    zmq_msg_init(&m);
-    if (zmq_msg_recv(&m, mon, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&m);
-        return NULL;
-    }
-    uint16_t event = 0;
-    uint32_t value = 0;
-    if (zmq_msg_size(&m) >= 6) {
-        memcpy(&event, zmq_msg_data(&m), 2);
-        memcpy(&value, (char *)zmq_msg_data(&m) + 2, 4);
-    }
-    int more = zmq_msg_more(&m);
-    zmq_msg_close(&m);
-    if (more) { /* the endpoint frame */
-        zmq_msg_init(&m);
-        zmq_msg_recv(&m, mon, 0);
-        zmq_msg_close(&m);
-    }
-    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
-        snprintf(why, sizeof why,
-                 "the hub refused this key (status %u): is its public key in the hub's "
-                 "partners list?",
-                 value);
-        return why;
-    }
-    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
-        event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
-        snprintf(why, sizeof why,
-                 "CURVE handshake failed: is --hub-key the hub's current public key?");
-        return why;
-    }
-    return NULL;
 }
 
 struct send_opts {
@@ -231,22 +445,17 @@ static int parse_send(int argc, char **argv, struct send_opts *o)
 static int cmd_send(int argc, char **argv)
 {
     struct send_opts o = {0};
-    char err[1024], hub_pub[41], pub[41], sec[41];
+    char err[1024];
     if (parse_send(argc, argv, &o) != 0) {
         usage(stderr);
-        return 2;
-    }
-    if (keyfile_read_public(o.hub_key, hub_pub, err, sizeof err) != 0 ||
-        keyfile_read_pair(o.key, pub, sec, err, sizeof err) != 0) {
-        fprintf(stderr, "ketenctl send: %s\n", err);
         return 2;
     }
     /* Read every file first: a typo in the last name should not leave half sent. */
     char **bodies = calloc((size_t)o.nfiles, sizeof *bodies);
     size_t *lens = calloc((size_t)o.nfiles, sizeof *lens);
+    struct client c = {0};
     int rc = 2;
-    void *ctx = zmq_ctx_new(), *sock = NULL, *mon = NULL;
-    if (!bodies || !lens || !ctx)
+    if (!bodies || !lens)
         goto done;
     for (int i = 0; i < o.nfiles; i++) {
         bodies[i] = read_event(o.files[i], &lens[i], err, sizeof err);
@@ -255,20 +464,8 @@ static int cmd_send(int argc, char **argv)
             goto done;
         }
     }
-    sock = zmq_socket(ctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, hub_pub, 40);
-    zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, pub, 40);
-    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, sec, 40);
-    sodium_memzero(sec, sizeof sec);
-    zmq_socket_monitor(sock, "inproc://ketenctl-monitor",
-                       ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
-    mon = zmq_socket(ctx, ZMQ_PAIR);
-    zmq_connect(mon, "inproc://ketenctl-monitor");
-    if (zmq_connect(sock, o.hub) != 0) {
-        fprintf(stderr, "ketenctl send: cannot connect to %s: %s\n", o.hub, zmq_strerror(errno));
+    if (client_open(&c, o.hub, o.hub_key, o.key, err, sizeof err) != 0) {
+        fprintf(stderr, "ketenctl send: %s\n", err);
         goto done;
     }
     int sent = 0, replies = 0, accepted = 0;
@@ -276,18 +473,18 @@ static int cmd_send(int argc, char **argv)
     rc = 1;
     while (replies < o.nfiles) {
         while (sent < o.nfiles && sent - replies < SEND_WINDOW) {
-            if (zmq_send(sock, bodies[sent], lens[sent], 0) < 0) {
+            if (zmq_send(c.sock, bodies[sent], lens[sent], 0) < 0) {
                 fprintf(stderr, "ketenctl send: %s\n", zmq_strerror(errno));
                 goto done;
             }
             sent++;
         }
-        zmq_pollitem_t items[2] = {{sock, 0, ZMQ_POLLIN, 0}, {mon, 0, ZMQ_POLLIN, 0}};
+        zmq_pollitem_t items[2] = {{c.sock, 0, ZMQ_POLLIN, 0}, {c.monitor, 0, ZMQ_POLLIN, 0}};
         long wait = (long)(deadline - util_mono_ms());
         if (wait <= 0 || zmq_poll(items, 2, wait) < 0)
             break;
         if (items[1].revents & ZMQ_POLLIN) {
-            const char *why = monitor_failure(mon);
+            const char *why = client_handshake_failure(&c);
             if (why) {
                 fprintf(stderr, "ketenctl send: %s\n", why);
                 goto done;
@@ -297,11 +494,21 @@ static int cmd_send(int argc, char **argv)
             continue;
         zmq_msg_t m;
         zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, sock, 0) < 0) {
+        if (zmq_msg_recv(&m, c.sock, 0) < 0) {
             zmq_msg_close(&m);
             break;
         }
         json_t *reply = json_loadb(zmq_msg_data(&m), zmq_msg_size(&m), 0, NULL);
+        if (!json_object_get(reply, "ack")) {
+            /* A delivery (or a heartbeat answer) for this partner: not ours to
+             * take. Left unconfirmed, the hub offers it again later. */
+            const char *type = json_string_value(json_object_get(reply, "type"));
+            fprintf(stderr, "ketenctl send: not taking a delivery for this partner (%s)\n",
+                    type ? type : "frame");
+            json_decref(reply);
+            zmq_msg_close(&m);
+            continue;
+        }
         fwrite(zmq_msg_data(&m), 1, zmq_msg_size(&m), stdout);
         fputc('\n', stdout);
         fflush(stdout);
@@ -319,20 +526,12 @@ static int cmd_send(int argc, char **argv)
                 o.hub, o.timeout_s, o.nfiles - replies, o.nfiles);
     rc = accepted == o.nfiles ? 0 : 1;
 done:
-    sodium_memzero(sec, sizeof sec);
     if (bodies)
         for (int i = 0; i < o.nfiles; i++)
             free(bodies[i]);
     free(bodies);
     free(lens);
-    if (sock) {
-        zmq_socket_monitor(sock, NULL, 0);
-        zmq_close(sock);
-    }
-    if (mon)
-        zmq_close(mon);
-    if (ctx)
-        zmq_ctx_term(ctx);
+    client_close(&c);
     return rc;
 }
 
@@ -357,6 +556,16 @@ int main(int argc, char **argv)
         return cmd_status(config_path, argc - i, argv + i);
     if (strcmp(cmd, "send") == 0)
         return cmd_send(argc - i, argv + i);
+    if (strcmp(cmd, "receive") == 0)
+        return receive_main(argc - i, argv + i);
+    if (strcmp(cmd, "referrals") == 0)
+        return cmd_referrals(config_path, argc - i, argv + i);
+    if (strcmp(cmd, "referral") == 0)
+        return cmd_referral(config_path, argc - i, argv + i);
+    if (strcmp(cmd, "deadletters") == 0)
+        return cmd_deadletters(config_path, argc - i, argv + i);
+    if (strcmp(cmd, "replay") == 0)
+        return cmd_replay(config_path, argc - i, argv + i);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
         return 0;

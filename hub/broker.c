@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "deliver.h"
 #include "keyfile.h"
 #include "log.h"
 #include "util.h"
@@ -21,6 +22,10 @@
 #define ZAP_DOMAIN "ketenhub"
 #define RID_MAX 256
 #define SHUTDOWN_LINGER_MS 2000
+/* Frames queued towards one peer before sends to it fail with EAGAIN: its
+ * deliveries (a window) plus replies to what it has in flight. A peer that
+ * stops reading holds at most this much of the hub's memory. */
+#define SEND_HWM 1000
 /* A client with an unknown key retries every ~100 ms (libzmq reconnect):
  * the same key from the same address is logged and audited once per window,
  * with the number of attempts in between, so a rogue client cannot flood
@@ -54,6 +59,7 @@ struct broker {
     const struct config *cfg;
     struct intake *in;
     struct store *st;
+    struct deliver *deliver;
     void *ctx;
     void *router;
     void *zap;
@@ -70,7 +76,8 @@ static int setopt_int(void *sock, int opt, int value)
 }
 
 struct broker *broker_new(const struct config *cfg, const char *public_z85, const char *secret_z85,
-                          struct intake *in, struct store *st, char *err, size_t errlen)
+                          struct intake *in, struct store *st, struct deliver *deliver, char *err,
+                          size_t errlen)
 {
     struct broker *b = calloc(1, sizeof *b);
     if (!b) {
@@ -80,6 +87,7 @@ struct broker *broker_new(const struct config *cfg, const char *public_z85, cons
     b->cfg = cfg;
     b->in = in;
     b->st = st;
+    b->deliver = deliver;
     b->batch_cap = (size_t)cfg->group_commit_max;
     for (int i = 0; i < 2; i++) {
         b->slots[i].frames = calloc(b->batch_cap, sizeof *b->slots[i].frames);
@@ -106,7 +114,7 @@ struct broker *broker_new(const struct config *cfg, const char *public_z85, cons
         zmq_setsockopt(b->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
         setopt_int(b->router, ZMQ_ROUTER_MANDATORY, 1) != 0 ||
         setopt_int(b->router, ZMQ_RCVHWM, 100000) != 0 ||
-        setopt_int(b->router, ZMQ_SNDHWM, 100000) != 0 ||
+        setopt_int(b->router, ZMQ_SNDHWM, SEND_HWM) != 0 ||
         setopt_int(b->router, ZMQ_LINGER, SHUTDOWN_LINGER_MS) != 0) {
         snprintf(err, errlen, "cannot configure the partner socket: %s", zmq_strerror(errno));
         goto fail;
@@ -283,6 +291,7 @@ static size_t receive_batch(struct broker *b, struct slot *sl)
             zmq_msg_close(&fr->body);
             continue;
         }
+        deliver_heard(b->deliver, p, fr->rid, fr->rid_len, util_mono_ms());
         struct intake_msg *m = &sl->msgs[n]; /* m->check: intake frees the old one */
         m->partner = p;
         m->data = zmq_msg_data(&fr->body);
@@ -298,7 +307,7 @@ static size_t receive_batch(struct broker *b, struct slot *sl)
 static void send_reply(struct broker *b, const struct frame *fr, const struct intake_msg *m)
 {
     if (!m->reply)
-        return; /* out of memory making it: the sender times out and resends */
+        return; /* a receipt (no reply), or no memory to make one: the sender resends */
     int rc = zmq_send(b->router, fr->rid, fr->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
     if (rc >= 0)
         rc = zmq_send(b->router, m->reply, m->reply_len, ZMQ_DONTWAIT);
@@ -317,13 +326,40 @@ static void store_batch(struct broker *b, struct slot *sl)
     if (intake_store(b->in, sl->msgs, sl->n) != 0)
         log_msg(LOG_ERROR, "event=store_failed batch=%zu error=\"%s\"", sl->n,
                 intake_store_error(b->in));
+    size_t ntouched;
+    const struct partner *const *touched = intake_touched(b->in, &ntouched);
+    for (size_t i = 0; i < ntouched; i++)
+        deliver_touch(b->deliver, touched[i]);
     for (size_t i = 0; i < sl->n; i++) {
+        if (sl->msgs[i].kind == INTAKE_RECEIPT && sl->msgs[i].confirmed)
+            deliver_confirmed(b->deliver, sl->msgs[i].partner, sl->msgs[i].check.id);
         send_reply(b, &sl->frames[i], &sl->msgs[i]);
         free(sl->msgs[i].reply);
         sl->msgs[i].reply = NULL;
         zmq_msg_close(&sl->frames[i].body);
     }
     sl->n = 0;
+}
+
+/* deliver's send function: one delivery frame to a session. */
+static int send_delivery(void *arg, const uint8_t *rid, size_t rid_len, const char *data,
+                         size_t len)
+{
+    struct broker *b = arg;
+    if (zmq_send(b->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(b->router, data, len, ZMQ_DONTWAIT) < 0)
+        return errno == EAGAIN ? 1 : -1;
+    return 0;
+}
+
+/* Runs due delivery work; returns the zmq_poll timeout until the next. */
+static long run_deliveries(struct broker *b)
+{
+    int64_t now = util_mono_ms();
+    int64_t next = deliver_run(b->deliver, now, send_delivery, b);
+    if (next < 0)
+        return -1;
+    return next <= now ? 0 : (long)(next - now);
 }
 
 int broker_run(struct broker *b, int wake_fd)
@@ -339,7 +375,12 @@ int broker_run(struct broker *b, int wake_fd)
             {NULL, wake_fd, ZMQ_POLLIN, 0},
         };
         /* Never sleep while a checked batch waits for its commit. */
-        if (zmq_poll(items, 3, ready ? 0 : -1) < 0) {
+        /* Sleep until a frame arrives or delivery work is due; never while
+         * a checked batch waits for its commit. */
+        long timeout = run_deliveries(b);
+        if (ready)
+            timeout = 0;
+        if (zmq_poll(items, 3, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             log_msg(LOG_ERROR, "event=poll_failed error=\"%s\"", zmq_strerror(errno));

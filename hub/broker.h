@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "deliver.h"
 #include "intake.h"
 #include "store.h"
 
@@ -25,7 +26,8 @@ struct broker;
  * Borrows cfg, in and st. Returns the broker (caller frees), or NULL with err.
  */
 struct broker *broker_new(const struct config *cfg, const char *public_z85, const char *secret_z85,
-                          struct intake *in, struct store *st, char *err, size_t errlen);
+                          struct intake *in, struct store *st, struct deliver *deliver, char *err,
+                          size_t errlen);
 
 /* The endpoint actually bound (a "*" port resolved). The broker owns it. */
 const char *broker_endpoint(const struct broker *b);

@@ -16,6 +16,7 @@
 #include <zmq.h>
 
 #include "duration.h"
+#include "schema_format.h"
 #include "keyfile.h"
 #include "route.h"
 #include "util.h"
@@ -295,6 +296,13 @@ static void load_policies(struct config *cfg, const json_t *obj, struct config_p
             config_problem(p, "/policies/%s: needs both receipt and decision (ISO 8601 durations)",
                            name);
             ok = 0;
+        } else if (ok && (pol->receipt_ms <= 0 || pol->decision_ms <= 0)) {
+            config_problem(p, "/policies/%s: a deadline of zero would be missed at once", name);
+            ok = 0;
+        } else if (ok && pol->decision_ms < pol->receipt_ms) {
+            /* Accepting or declining a referral confirms its receipt too. */
+            config_problem(p, "/policies/%s/decision: is shorter than receipt", name);
+            ok = 0;
         }
         if (ok) {
             pol->name = strdup(name);
@@ -522,8 +530,17 @@ struct config *config_load(const char *path, char ***problems, size_t *nproblems
     if (!cfg->default_policy && !json_object_get(root, "default_policy"))
         cfg->default_policy =
             cfg->npolicies == 1 ? &cfg->policies[0] : config_policy(cfg, "standaard");
-    if (!cfg->default_policy && !json_object_get(root, "default_policy"))
+    const json_t *pols = json_object_get(root, "policies");
+    int policies_ok = !pols || cfg->npolicies == json_object_size(pols);
+    if (!cfg->default_policy && !json_object_get(root, "default_policy") && policies_ok)
         config_problem(&p, "/default_policy: required when there is no policy named \"standaard\"");
+    if (cfg->source && (strlen(cfg->source) > 256 ||
+                        !schema_format_check(SCHEMA_FORMAT_URI, cfg->source, strlen(cfg->source))))
+        config_problem(&p, "/source: must be an absolute URI of at most 256 characters, e.g. "
+                           "urn:nld:oin:<OIN>:systeem:ketenhub");
+    if (cfg->delivery_backoff_max_ms < cfg->delivery_ack_timeout_ms)
+        config_problem(&p, "/delivery_backoff_max_ms: must not be shorter than "
+                           "delivery_ack_timeout_ms");
     if (!cfg->source)
         cfg->source = strdup("urn:ketenhub:hub");
     int coordinators = 0;

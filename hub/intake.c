@@ -43,6 +43,30 @@ struct intake {
     size_t ntouched;
 };
 
+/* Receipts ({"receipt": "<event id>"}) and heartbeats ({"heartbeat": n}) are
+ * not events. Returns 0 for an event, 1 for one of these (m->kind set, or an
+ * error added when the frame looks like one but is malformed). */
+static int classify_control(struct intake_msg *m)
+{
+    struct intake_check *c = &m->check;
+    const json_t *receipt = json_object_get(c->event, "receipt");
+    const json_t *heartbeat = json_object_get(c->event, "heartbeat");
+    if ((!receipt && !heartbeat) || json_object_get(c->event, "specversion"))
+        return 0;
+    if (json_object_size(c->event) == 1 && json_is_string(receipt) &&
+        json_string_length(receipt) > 0 && json_string_length(receipt) < 64) {
+        m->kind = INTAKE_RECEIPT;
+        c->id = json_string_value(receipt);
+    } else if (json_object_size(c->event) == 1 && json_is_integer(heartbeat)) {
+        m->kind = INTAKE_HEARTBEAT;
+    } else {
+        event_error(c->errors, "", "frame",
+                    "a receipt is {\"receipt\": \"<event id>\"} and a heartbeat is "
+                    "{\"heartbeat\": <integer>}, with nothing else");
+    }
+    return 1;
+}
+
 static void check_one(struct intake *in, struct intake_msg *m);
 
 static void check_range(struct intake *in, struct intake_msg *msgs, size_t n)
@@ -182,9 +206,12 @@ static void check_one(struct intake *in, struct intake_msg *m)
                     m->frames);
         return;
     }
+    m->kind = INTAKE_EVENT;
     c->event = event_parse(m->data, m->len, (int)in->cfg->max_json_depth, c->errors);
     if (!c->event)
         return;
+    if (classify_control(m) != 0)
+        return; /* a receipt or heartbeat, or a malformed one (errors say so) */
     const json_t *id = json_object_get(c->event, "id");
     c->id = json_is_string(id) ? json_string_value(id) : NULL;
     schema_validate(catalog_envelope(in->cat), c->event, c->errors, "", max_errors);
@@ -355,6 +382,40 @@ static int store_new(struct intake *in, struct intake_msg *m, const struct store
     return referrals_make(in->cfg, in->st, *seq, data, received, now_ms, touch, in) < 0 ? -1 : 0;
 }
 
+/* A heartbeat gets its echo; a receipt confirms a delivery (audited, no
+ * reply). Returns 0, or -1 on a store error. */
+static int store_control(struct intake *in, struct intake_msg *m, const char *received)
+{
+    free(m->reply);
+    m->reply = NULL;
+    m->reply_len = 0;
+    if (m->kind == INTAKE_HEARTBEAT) {
+        char text[64];
+        int n =
+            snprintf(text, sizeof text, "{\"heartbeat\":%lld}",
+                     (long long)json_integer_value(json_object_get(m->check.event, "heartbeat")));
+        m->reply = strdup(text);
+        m->reply_len = m->reply ? (size_t)n : 0;
+        return 0;
+    }
+    int rc = store_confirm_delivery(in->st, m->check.id, m->partner->id, received);
+    if (rc < 0)
+        return -1;
+    m->confirmed = rc;
+    struct audit_record ar = {
+        received,
+        m->partner->id,
+        authz_role_name(m->partner->role),
+        "delivery",
+        m->check.id,
+        rc ? "confirmed" : "refused",
+        rc ? NULL : "{\"reason\":\"no pending delivery with this id for this partner\"}"};
+    if (!rc)
+        log_msg(LOG_INFO, "event=receipt_refused partner=%s event_id=%s", m->partner->id,
+                m->check.id);
+    return store_audit(in->st, &ar);
+}
+
 int intake_store(struct intake *in, struct intake_msg *msgs, size_t n)
 {
     char received[UTIL_TIME_LEN];
@@ -372,6 +433,12 @@ int intake_store(struct intake *in, struct intake_msg *msgs, size_t n)
                                   NULL,     NULL};
         const char *reason = NULL;
         char *detail = NULL;
+        msgs[i].confirmed = 0;
+        if (json_array_size(c->errors) == 0 && msgs[i].kind != INTAKE_EVENT) {
+            if (store_control(in, &msgs[i], received) != 0)
+                goto store_failed;
+            continue;
+        }
         if (json_array_size(c->errors) == 0) {
             /* The frame as received is what is kept: no second serialisation,
              * and byte for byte what the partner sent. */

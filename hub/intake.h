@@ -32,7 +32,14 @@ struct intake_check {
     const char *type;
 };
 
-/* One frame in, one reply out. */
+/* What a frame turned out to be. */
+enum intake_kind {
+    INTAKE_EVENT,     /* a CloudEvent: one reply */
+    INTAKE_RECEIPT,   /* {"receipt": "<event id>"}: confirms a delivery, no reply */
+    INTAKE_HEARTBEAT, /* {"heartbeat": n}: answered with the same */
+};
+
+/* One frame in, at most one reply out (none for a valid receipt). */
 struct intake_msg {
     const struct partner *partner; /* authenticated sender (from the CURVE User-Id) */
     const char *data;              /* the frame, borrowed */
@@ -40,6 +47,8 @@ struct intake_msg {
     int frames;  /* number of frames in the ZeroMQ message; anything but 1 is refused */
     char *reply; /* out: the reply, JSON text; caller frees it after intake_store */
     size_t reply_len;
+    enum intake_kind kind;     /* out: set by the check */
+    int confirmed;             /* out: a receipt that confirmed a pending delivery */
     struct intake_check check; /* private: zero it once, then leave it to intake */
 };
 

@@ -20,6 +20,7 @@
 #include "broker.h"
 #include "catalog.h"
 #include "config.h"
+#include "deliver.h"
 #include "intake.h"
 #include "keyfile.h"
 #include "log.h"
@@ -105,6 +106,7 @@ static int run(const char *path)
     struct store *st = NULL;
     struct intake *in = NULL;
     struct broker *b = NULL;
+    struct deliver *dl = NULL;
     char pub[41], sec[41], err[1024];
     int rc = 1;
     if (load(path, &cfg, &cat) != 0)
@@ -132,7 +134,8 @@ static int run(const char *path)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    b = broker_new(cfg, pub, sec, in, st, err, sizeof err);
+    dl = deliver_new(cfg, st);
+    b = dl ? broker_new(cfg, pub, sec, in, st, dl, err, sizeof err) : NULL;
     sodium_memzero(sec, sizeof sec);
     if (!b) {
         log_msg(LOG_ERROR, "event=start_failed reason=\"%s\"", err);
@@ -147,6 +150,7 @@ static int run(const char *path)
 done:
     sodium_memzero(sec, sizeof sec);
     broker_free(&b);
+    deliver_free(&dl);
     intake_free(&in);
     store_close(&st);
     catalog_free(&cat);

@@ -11,8 +11,6 @@
 #include "route.h"
 #include "util.h"
 
-#define MAX_TARGETS 64
-
 static enum referral_event event_of(enum event_type type)
 {
     switch (type) {
@@ -113,8 +111,12 @@ int referrals_make(const struct config *cfg, struct store *st, int64_t signal_se
                    const json_t *data, const char *time, int64_t now_ms,
                    referrals_touched_fn touched, void *arg)
 {
-    struct route_hit hits[MAX_TARGETS];
-    size_t n = route_evaluate(cfg, data, hits, MAX_TARGETS);
+    /* One hit per partner at most: room for all of them, so none is cut. */
+    struct route_hit *hits = calloc(cfg->npartners + 1, sizeof *hits);
+    if (!hits)
+        return -1;
+    size_t n = route_evaluate(cfg, data, hits, cfg->npartners);
+    int made = -1;
     for (size_t i = 0; i < n; i++) {
         char ref_id[UTIL_UUID_LEN], event_id[UTIL_UUID_LEN];
         util_uuid4(ref_id);
@@ -150,9 +152,12 @@ int referrals_make(const struct config *cfg, struct store *st, int64_t signal_se
         free(payload);
         free(detail);
         if (rc != 0)
-            return -1;
+            goto done;
         if (touched)
             touched(arg, hits[i].partner);
     }
-    return (int)n;
+    made = (int)n;
+done:
+    free(hits);
+    return made;
 }

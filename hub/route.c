@@ -31,9 +31,11 @@ const json_t *route_pointer_get(const json_t *root, const char *pointer)
         if (json_is_object(cur)) {
             cur = json_object_get(cur, seg);
         } else if (json_is_array(cur)) {
-            char *end = NULL;
-            long idx = strtol(seg, &end, 10);
-            cur = (n == 0 || *end || idx < 0) ? NULL : json_array_get(cur, (size_t)idx);
+            /* RFC 6901: digits only, no leading zero (but "0" itself). */
+            int digits = n > 0 && n < 10 && (seg[0] != '0' || n == 1);
+            for (size_t k = 0; digits && k < n; k++)
+                digits = seg[k] >= '0' && seg[k] <= '9';
+            cur = digits ? json_array_get(cur, strtoul(seg, NULL, 10)) : NULL;
         } else {
             cur = NULL;
         }
@@ -46,9 +48,26 @@ static int valid_pointer(const char *s)
     return s[0] == '/';
 }
 
+/* A member name as one JSON pointer segment (~ and / escaped). */
+static void escape_segment(const char *name, char *out, size_t len)
+{
+    size_t o = 0;
+    for (const char *c = name; *c && o + 3 < len; c++) {
+        if (*c == '~' || *c == '/') {
+            out[o++] = '~';
+            out[o++] = *c == '~' ? '0' : '1';
+        } else {
+            out[o++] = *c;
+        }
+    }
+    out[o] = '\0';
+}
+
 static void load_condition(struct route_condition *c, const char *ptr, const json_t *v,
                            struct config_problems *p, const char *where)
 {
+    char seg[256];
+    escape_segment(ptr, seg, sizeof seg);
     c->pointer = strdup(ptr);
     if (!valid_pointer(ptr)) {
         config_problem(p,
@@ -83,10 +102,10 @@ static void load_condition(struct route_condition *c, const char *ptr, const jso
         c->op = ops[i].op;
         if (c->op == ROUTE_PRESENT) {
             if (!json_is_boolean(arg))
-                config_problem(p, "%s/when/%s: \"present\" takes true or false", where, ptr + 1);
+                config_problem(p, "%s/when/%s: \"present\" takes true or false", where, seg);
             c->present = json_is_true(arg);
         } else if ((c->op == ROUTE_IN || c->op == ROUTE_CONTAINS_ANY) && !json_is_array(arg)) {
-            config_problem(p, "%s/when/%s: \"%s\" takes an array", where, ptr + 1, k);
+            config_problem(p, "%s/when/%s: \"%s\" takes an array", where, seg, k);
         } else {
             c->value = json_incref(arg);
         }
@@ -95,7 +114,7 @@ static void load_condition(struct route_condition *c, const char *ptr, const jso
     config_problem(p,
                    "%s/when/%s: a condition is a value, an array of values, or an object with one "
                    "of equals, in, present, contains, contains_any",
-                   where, ptr + 1);
+                   where, seg);
 }
 
 static void load_target(const struct config *cfg, struct route_target *t, const json_t *v,

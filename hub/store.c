@@ -127,7 +127,9 @@ static const char *const migrations[] = {
     "  dead_reason TEXT,"
     "  payload TEXT NOT NULL"
     ");"
-    "CREATE INDEX deliveries_by_partner ON deliveries (partner, state, seq);",
+    "CREATE INDEX deliveries_by_partner ON deliveries (partner, state, seq);"
+    "CREATE INDEX deliveries_by_referral ON deliveries (referral);"
+    "CREATE INDEX deliveries_by_state ON deliveries (state);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -353,7 +355,10 @@ static struct store *open_common(const char *path, int readonly, char *err, size
             goto fail;
         }
     }
-    if (pragma_text(st->db, "PRAGMA quick_check", buf, sizeof buf) != 0 || strcmp(buf, "ok") != 0) {
+    /* The hub checks the file at every start; a read-only look (ketenctl
+     * status, beside the running hub) does not read the whole file again. */
+    if (!readonly && (pragma_text(st->db, "PRAGMA quick_check", buf, sizeof buf) != 0 ||
+                      strcmp(buf, "ok") != 0)) {
         snprintf(err, errlen, "database %s failed its integrity check: %s", path,
                  buf[0] ? buf : sqlite3_errmsg(st->db));
         goto fail;
@@ -415,8 +420,8 @@ static struct store *open_common(const char *path, int readonly, char *err, size
                 "UPDATE deliveries SET attempts = attempts + 1, last_attempt = ?2 WHERE seq = ?1",
                 err, errlen) ||
         prepare(st, &st->dead_delivery,
-                "UPDATE deliveries SET state = 'dead', dead_reason = ?2, last_attempt = ?3 "
-                "WHERE seq = ?1 AND state = 'pending'",
+                "UPDATE deliveries SET state = 'dead', dead_reason = ?2, last_attempt = ?3, "
+                "attempts = ?4 WHERE seq = ?1 AND state = 'pending'",
                 err, errlen) ||
         prepare(st, &st->insert_audit,
                 "INSERT INTO audit (time, actor, role, action, object, outcome, detail) "
@@ -740,12 +745,14 @@ int store_delivery_attempted(struct store *st, int64_t seq, const char *time)
     return step_done(s);
 }
 
-int store_dead_letter(struct store *st, int64_t seq, const char *reason, const char *time)
+int store_dead_letter(struct store *st, int64_t seq, int attempts, const char *reason,
+                      const char *time)
 {
     sqlite3_stmt *s = st->dead_delivery;
     sqlite3_bind_int64(s, 1, seq);
     bind_text(s, 2, reason);
     bind_text(s, 3, time);
+    sqlite3_bind_int(s, 4, attempts);
     return step_done(s);
 }
 

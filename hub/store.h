@@ -145,8 +145,10 @@ int store_confirm_delivery(struct store *st, const char *event_id, const char *p
 /* Counts one more attempt of delivery `seq`. 0 or -1. */
 int store_delivery_attempted(struct store *st, int64_t seq, const char *time);
 
-/* Dead-letters a pending delivery (it will not be sent again until replayed). */
-int store_dead_letter(struct store *st, int64_t seq, const char *reason, const char *time);
+/* Dead-letters a pending delivery after `attempts` sends without a receipt
+ * (it is not sent again until replayed with ketenctl). 0 or -1. */
+int store_dead_letter(struct store *st, int64_t seq, int attempts, const char *reason,
+                      const char *time);
 
 /* One audit record. Strings borrowed; any but action/outcome may be NULL.
  * Never holds personal data: ids, JSON pointers, keywords, counts. */

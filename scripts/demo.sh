@@ -63,6 +63,31 @@ send veilig-thuis-twente config/examples/03-signaal-crimineel-onbekende-woonplaa
 say "an invalid signal: rejected, each error with its JSON pointer, nothing stored"
 send politie-oost-nederland config/examples/invalid/signaal-ongeldig.json
 
+say "referrals made by the routing rules (docs/routing.md)"
+"$ctl" --config "$run/ketenhub.json" referrals
+
+say "each partner's adapter takes its referrals, confirms them and accepts (ketenctl receive --accept)"
+waiting=$("$ctl" --config "$run/ketenhub.json" referrals --state aangeboden --json |
+    /usr/bin/python3 -c 'import collections,json,sys
+c = collections.Counter(r["partner"] for r in json.load(sys.stdin)["referrals"])
+print(" ".join("%s:%d" % kv for kv in sorted(c.items())))')
+for pc in $waiting; do
+    who=${pc%%:*}
+    count=${pc##*:}
+    echo "\$ ketenctl receive --hub $listen --hub-key run/keys/hub.pub --key run/keys/$who.key --accept --count $count"
+    "$ctl" receive --hub "$listen" --hub-key "$run/keys/hub.pub" --key "$run/keys/$who.key" \
+        --accept --count "$count" --timeout 15 |
+        /usr/bin/python3 -c 'import json,sys
+for line in sys.stdin:
+    e = json.loads(line); d = e["data"]
+    print("  %s: referral %s, policy %s (rule %s), signal fields: %s"
+          % (sys.argv[1], d["doorverwijzing"], d["beleid"], d.get("regel", "-"), ", ".join(sorted(d["signaal"])) or "none"))' "$who" || true
+done
+sleep 0.5
+
+say "referrals after the partners answered"
+"$ctl" --config "$run/ketenhub.json" referrals
+
 say "status"
 "$ctl" --config "$run/ketenhub.json" status
 

@@ -46,7 +46,13 @@ class Demo(unittest.TestCase):
             paths = {e["path"] for e in bad["errors"]}
             self.assertIn("/data/naam", paths)
             self.assertIn("/data/urgentie", paths)
-            self.assertRegex(text, r"events\s+3 stored")
+            # Three signals, then every referral received and accepted: 2 events each.
+            after = text.split("referrals after the partners answered")[1]
+            accepted = after.count(" geaccepteerd ")
+            self.assertGreaterEqual(accepted, 4, after)
+            self.assertNotIn(" aangeboden ", after)
+            self.assertRegex(text, r"events\s+%d stored" % (3 + 2 * accepted))
+            self.assertIn("signal fields:", text)
             self.assertTrue(os.path.exists(os.path.join(run_dir, "ketenhub.db")))
             self.assertEqual(os.stat(os.path.join(run_dir, "keys", "hub.key")).st_mode & 0o777, 0o600)
             os.killpg(p.pid, signal.SIGINT)

@@ -219,6 +219,68 @@ class Hub:
             con.close()
 
 
+REFERRAL_PREFIX = "nl.mensenhandel.doorverwijzingen."
+OFFER_TYPE = REFERRAL_PREFIX + "doorverwijzing-aangeboden"
+
+
+def response_event(kind, referral, **data):
+    """A doorverwijzing-<kind> event (ontvangen, geaccepteerd, afgewezen, afgerond)."""
+    body = {"doorverwijzing": referral}
+    body.update(data)
+    return make_event(body, type=REFERRAL_PREFIX + "doorverwijzing-" + kind)
+
+
+class Peer:
+    """A partner's adapter as docs/protocol.md describes it: one DEALER that
+    sends events and heartbeats, receives replies and deliveries, and confirms
+    each delivery with a receipt."""
+
+    def __init__(self, hub, partner_id):
+        self.hub = hub
+        self.id = partner_id
+        self.sock = hub.client(partner_id)
+        self.replies = []
+        self.deliveries = []
+
+    def heartbeat(self, n=1):
+        self.sock.send(json.dumps({"heartbeat": n}).encode())
+
+    def pump(self, timeout=0.2):
+        """Reads every frame that arrives within timeout, sorting them."""
+        deadline = time.time() + timeout * SLOW
+        while True:
+            left = deadline - time.time()
+            if left <= 0 or not self.sock.poll(int(left * 1000)):
+                return
+            frame = json.loads(self.sock.recv())
+            if "specversion" in frame:
+                self.deliveries.append(frame)
+            else:
+                self.replies.append(frame)
+
+    def wait_delivery(self, timeout=5.0, count=1):
+        deadline = time.time() + timeout * SLOW
+        while len(self.deliveries) < count and time.time() < deadline:
+            self.pump(0.1)
+        if len(self.deliveries) < count:
+            raise AssertionError("%s: %d deliveries, expected %d" % (self.id, len(self.deliveries), count))
+        return self.deliveries
+
+    def receipt(self, event_id):
+        self.sock.send(json.dumps({"receipt": event_id}).encode())
+
+    def request(self, event, timeout=5.0):
+        """Sends an event; returns its reply (deliveries meanwhile are kept)."""
+        self.sock.send(json.dumps(event).encode())
+        deadline = time.time() + timeout * SLOW
+        while time.time() < deadline:
+            for i, r in enumerate(self.replies):
+                if r.get("ack") == event.get("id"):
+                    return self.replies.pop(i)
+            self.pump(0.1)
+        raise AssertionError("%s: no reply to %s" % (self.id, event.get("id")))
+
+
 def send_event(sock, event):
     sock.send(json.dumps(event).encode() if not isinstance(event, (bytes, bytearray)) else event)
 

@@ -197,6 +197,406 @@ static void server_key_readable_by_others_is_refused(void)
     CHECK(chmod(path, 0600) == 0);
 }
 
+/* Police, a municipality and the coordinator: what the routing keys refer to. */
+static void three_partners(char *out, size_t len)
+{
+    snprintf(out, len,
+             "[{\"id\": \"police-1\", \"role\": \"police\", \"public_key\": \"%s\"},"
+             " {\"id\": \"gemeente-enschede\", \"role\": \"municipality\", \"public_key\": \"%s\"},"
+             " " COORDINATOR "]",
+             pub_a, pub_b, pub_c);
+}
+
+static void without_routing_keys_the_defaults_apply(void)
+{
+    char partners[1024], **p = NULL;
+    size_t n = 0;
+    three_partners(partners, sizeof partners);
+    struct config *cfg = load_with(partners, "", &p, &n);
+    dump(p, n);
+    CHECK(cfg != NULL);
+    if (!cfg)
+        return;
+    /* The built-in policy: a day to confirm receipt, five to decide. */
+    CHECK_INT(cfg->npolicies, 1);
+    CHECK_STR(cfg->policies[0].name, "standaard");
+    CHECK_INT(cfg->policies[0].receipt_ms, 24LL * 3600 * 1000);
+    CHECK_INT(cfg->policies[0].decision_ms, 5LL * 24 * 3600 * 1000);
+    CHECK(cfg->default_policy == &cfg->policies[0]);
+    CHECK(config_policy(cfg, "standaard") == &cfg->policies[0]);
+    CHECK(config_policy(cfg, "crisis") == NULL);
+    CHECK_STR(cfg->source, "urn:ketenhub:hub");
+    CHECK_INT(cfg->nmunicipalities, 0);
+    CHECK(config_municipality(cfg, "GM0153") == NULL);
+    CHECK_INT(cfg->nroutes, 0);
+    /* Least data by default: no role has a profile, so no signal field leaves. */
+    for (int r = 0; r < ROLE_COUNT; r++)
+        CHECK_INT(cfg->nprofile[r], 0);
+    CHECK_INT(cfg->delivery_window, 64);
+    CHECK_INT(cfg->delivery_ack_timeout_ms, 10000);
+    CHECK_INT(cfg->delivery_max_attempts, 8);
+    CHECK_INT(cfg->delivery_backoff_max_ms, 300000);
+    CHECK_INT(cfg->session_timeout_ms, 15000);
+    config_free(&cfg);
+}
+
+static void source_replaces_the_default_and_must_be_a_string(void)
+{
+    char partners[1024], **p = NULL;
+    size_t n = 0;
+    three_partners(partners, sizeof partners);
+    struct config *cfg = load_with(
+        partners, ", \"source\": \"urn:nld:oin:00000001234567890000:systeem:ketenhub\"", &p, &n);
+    dump(p, n);
+    CHECK(cfg != NULL);
+    if (cfg)
+        CHECK_STR(cfg->source, "urn:nld:oin:00000001234567890000:systeem:ketenhub");
+    config_free(&cfg);
+    cfg = load_with(partners, ", \"source\": \"\"", &p, &n);
+    CHECK(cfg == NULL);
+    CHECK(has_problem(p, n, "/source: must be a non-empty string"));
+    config_problems_free(p, n);
+    cfg = load_with(partners, ", \"source\": 7", &p, &n);
+    CHECK(cfg == NULL);
+    CHECK(has_problem(p, n, "/source: must be a non-empty string"));
+    config_problems_free(p, n);
+}
+
+static void policies_are_read_as_iso_8601_durations(void)
+{
+    char partners[1024], **p = NULL;
+    size_t n = 0;
+    three_partners(partners, sizeof partners);
+    struct config *cfg =
+        load_with(partners,
+                  ", \"policies\": {\"crisis\": {\"receipt\": \"PT15M\", \"decision\": \"PT4H\"},"
+                  " \"hoog\": {\"decision\": \"P1D\", \"receipt\": \"PT4H\"},"
+                  " \"standaard\": {\"receipt\": \"P1D\", \"decision\": \"P1W\"}}",
+                  &p, &n);
+    dump(p, n);
+    CHECK(cfg != NULL);
+    if (!cfg)
+        return;
+    CHECK_INT(cfg->npolicies, 3);
+    const struct policy *crisis = config_policy(cfg, "crisis");
+    const struct policy *hoog = config_policy(cfg, "hoog");
+    CHECK(crisis != NULL && hoog != NULL);
+    if (crisis && hoog) {
+        CHECK_INT(crisis->receipt_ms, 15 * 60 * 1000);
+        CHECK_INT(crisis->decision_ms, 4 * 3600 * 1000);
+        CHECK_INT(hoog->receipt_ms, 4 * 3600 * 1000);
+        CHECK_INT(hoog->decision_ms, 24LL * 3600 * 1000);
+    }
+    /* Several policies and no default_policy: the one named "standaard". */
+    CHECK(cfg->default_policy == config_policy(cfg, "standaard"));
+    CHECK_INT(cfg->default_policy ? cfg->default_policy->decision_ms : 0, 7LL * 24 * 3600 * 1000);
+    config_free(&cfg);
+}
+
+static void each_policy_problem_names_its_key(void)
+{
+    char partners[1024], **p = NULL;
+    size_t n = 0;
+    three_partners(partners, sizeof partners);
+    struct config *cfg = load_with(
+        partners,
+        ", \"policies\": {"
+        " \"zonder-besluit\": {\"receipt\": \"PT15M\"},"
+        " \"zonder-ontvangst\": {\"decision\": \"PT4H\"},"
+        " \"leeg\": {},"
+        " \"tekst\": {\"receipt\": \"15 minuten\", \"decision\": \"PT4H\"},"
+        " \"getal\": {\"receipt\": \"PT1H\", \"decision\": 3600},"
+        " \"jaar\": {\"receipt\": \"P1Y\", \"decision\": \"P5D\"},"
+        " \"maand\": {\"receipt\": \"P1D\", \"decision\": \"P1M\"},"
+        " \"extra\": {\"receipt\": \"PT1H\", \"decision\": \"P1D\", \"escalatie\": \"PT1H\"},"
+        " \"geen-object\": \"PT1H\","
+        " \"standaard\": {\"receipt\": \"P1D\", \"decision\": \"P5D\"}}",
+        &p, &n);
+    CHECK(cfg == NULL);
+    CHECK(has_problem(p, n, "/policies/zonder-besluit: needs both receipt and decision"));
+    CHECK(has_problem(p, n, "/policies/zonder-ontvangst: needs both receipt and decision"));
+    CHECK(has_problem(p, n, "/policies/leeg: needs both receipt and decision"));
+    CHECK(has_problem(p, n, "/policies/tekst/receipt: duration \"15 minuten\""));
+    CHECK(has_problem(p, n, "/policies/getal/decision: must be an ISO 8601 duration string"));
+    CHECK(has_problem(p, n, "/policies/jaar/receipt: duration \"P1Y\""));
+    CHECK(has_problem(p, n, "/policies/maand/decision: duration \"P1M\""));
+    CHECK(has_problem(p, n, "/policies/extra/escalatie: unknown key"));
+    CHECK(has_problem(p, n, "/policies/geen-object: must be an object"));
+    for (size_t i = 0; i < n; i++)
+        CHECK(strncmp(p[i], "/policies/standaard", 19) != 0);
+    CHECK_INT(n, 9);
+    if (n != 9)
+        dump(p, n);
+    config_problems_free(p, n);
+
+    cfg = load_with(partners, ", \"policies\": {}", &p, &n);
+    CHECK(cfg == NULL);
+    CHECK(has_problem(p, n, "/policies: must be a non-empty object"));
+    config_problems_free(p, n);
+    cfg = load_with(partners, ", \"policies\": [\"standaard\"]", &p, &n);
+    CHECK(cfg == NULL);
+    CHECK(has_problem(p, n, "/policies: must be a non-empty object"));
+    config_problems_free(p, n);
+}
+
+static void default_policy_must_name_a_policy(void)
+{
+    char partners[1024], **p = NULL;
+    size_t n = 0;
+    three_partners(partners, sizeof partners);
+    const char *two = ", \"policies\": {\"crisis\": {\"receipt\": \"PT15M\", \"decision\": "
+                      "\"PT4H\"}, \"hoog\": {\"receipt\": \"PT4H\", \"decision\": \"P1D\"}}";
+    char extra[1024];
+    snprintf(extra, sizeof extra, "%s, \"default_policy\": \"hoog\"", two);
+    struct config *cfg = load_with(partners, extra, &p, &n);
+    dump(p, n);
+    CHECK(cfg != NULL);
+    if (cfg)
+        CHECK(cfg->default_policy == config_policy(cfg, "hoog"));
+    config_free(&cfg);
+
+    snprintf(extra, sizeof extra, "%s, \"default_policy\": \"spoed\"", two);
+    cfg = load_with(partners, extra, &p, &n);
+    CHECK(cfg == NULL);
+    CHECK(has_problem(p, n, "/default_policy: must name one of the policies"));
+    config_problems_free(p, n);
+
+    snprintf(extra, sizeof extra, "%s, \"default_policy\": 1", two);
+    cfg = load_with(partners, extra, &p, &n);
+    CHECK(cfg == NULL);
+    CHECK(has_problem(p, n, "/default_policy: must name one of the policies"));
+    config_problems_free(p, n);
+
+    /* Two policies, neither named standaard, and no default_policy. */
+    cfg = load_with(partners, two, &p, &n);
+    CHECK(cfg == NULL);
+    CHECK(has_problem(p, n, "/default_policy: required"));
+    config_problems_free(p, n);
+
+    /* The built-in policy only exists when the config defines none. */
+    cfg = load_with(partners, ", \"default_policy\": \"standaard\"", &p, &n);
+    dump(p, n);
+    CHECK(cfg != NULL);
+    config_free(&cfg);
+    cfg = load_with(partners, ", \"default_policy\": \"crisis\"", &p, &n);
+    CHECK(cfg == NULL);
+    CHECK(has_problem(p, n, "/default_policy: must name one of the policies"));
+    config_problems_free(p, n);
+}
+
+static void a_single_policy_is_the_default(void)
+{
+    char partners[1024], **p = NULL;
+    size_t n = 0;
+    three_partners(partners, sizeof partners);
+    struct config *cfg = load_with(
+        partners, ", \"policies\": {\"kort\": {\"receipt\": \"PT1H\", \"decision\": \"PT8H\"}}", &p,
+        &n);
+    dump(p, n);
+    CHECK(cfg != NULL);
+    if (!cfg)
+        return;
+    CHECK_INT(cfg->npolicies, 1);
+    CHECK(config_policy(cfg, "standaard") == NULL); /* no built-in beside it */
+    CHECK(cfg->default_policy == config_policy(cfg, "kort"));
+    config_free(&cfg);
+}
+
+static void municipalities_map_cbs_codes_to_municipality_partners(void)
+{
+    char partners[1024], **p = NULL;
+    size_t n = 0;
+    three_partners(partners, sizeof partners);
+    struct config *cfg =
+        load_with(partners, ", \"municipalities\": {\"GM0153\": \"gemeente-enschede\"}", &p, &n);
+    dump(p, n);
+    CHECK(cfg != NULL);
+    if (!cfg)
+        return;
+    CHECK_INT(cfg->nmunicipalities, 1);
+    CHECK(config_municipality(cfg, "GM0153") == config_partner(cfg, "gemeente-enschede"));
+    CHECK(config_municipality(cfg, "GM0164") == NULL);
+    CHECK(config_municipality(cfg, "gm0153") == NULL);
+    config_free(&cfg);
+}
+
+static void each_municipality_problem_names_its_code(void)
+{
+    char partners[1024], **p = NULL;
+    size_t n = 0;
+    three_partners(partners, sizeof partners);
+    struct config *cfg = load_with(partners,
+                                   ", \"municipalities\": {"
+                                   " \"GM153\": \"gemeente-enschede\","
+                                   " \"GM01530\": \"gemeente-enschede\","
+                                   " \"gm0153\": \"gemeente-enschede\","
+                                   " \"0153\": \"gemeente-enschede\","
+                                   " \"GM01a3\": \"gemeente-enschede\","
+                                   " \"GM0164\": \"gemeente-hengelo\","
+                                   " \"GM0141\": 141,"
+                                   " \"GM0147\": \"police-1\","
+                                   " \"GM0189\": \"kenniscentrum\","
+                                   " \"GM0153\": \"gemeente-enschede\"}",
+                                   &p, &n);
+    CHECK(cfg == NULL);
+    CHECK(has_problem(p, n, "/municipalities/GM153: not a CBS municipality code"));
+    CHECK(has_problem(p, n, "/municipalities/GM01530: not a CBS municipality code"));
+    CHECK(has_problem(p, n, "/municipalities/gm0153: not a CBS municipality code"));
+    CHECK(has_problem(p, n, "/municipalities/0153: not a CBS municipality code"));
+    CHECK(has_problem(p, n, "/municipalities/GM01a3: not a CBS municipality code"));
+    CHECK(has_problem(p, n, "/municipalities/GM0164: must name a partner id"));
+    CHECK(has_problem(p, n, "/municipalities/GM0141: must name a partner id"));
+    CHECK(has_problem(p, n, "/municipalities/GM0147: partner \"police-1\" does not have role"));
+    CHECK(
+        has_problem(p, n, "/municipalities/GM0189: partner \"kenniscentrum\" does not have role"));
+    CHECK_INT(n, 9);
+    if (n != 9)
+        dump(p, n);
+    config_problems_free(p, n);
+
+    cfg = load_with(partners, ", \"municipalities\": [\"GM0153\"]", &p, &n);
+    CHECK(cfg == NULL);
+    CHECK(has_problem(p, n, "/municipalities: must be an object"));
+    config_problems_free(p, n);
+}
+
+static void profiles_list_the_fields_a_role_receives(void)
+{
+    char partners[1024], **p = NULL;
+    size_t n = 0;
+    three_partners(partners, sizeof partners);
+    struct config *cfg =
+        load_with(partners,
+                  ", \"profiles\": {\"police\": [\"urgentie\", \"minderjarig\", \"omschrijving\"],"
+                  " \"comensha\": []}",
+                  &p, &n);
+    dump(p, n);
+    CHECK(cfg != NULL);
+    if (!cfg)
+        return;
+    CHECK_INT(cfg->nprofile[ROLE_POLICE], 3);
+    if (cfg->nprofile[ROLE_POLICE] == 3) {
+        CHECK_STR(cfg->profiles[ROLE_POLICE][0], "urgentie");
+        CHECK_STR(cfg->profiles[ROLE_POLICE][2], "omschrijving");
+    }
+    CHECK_INT(cfg->nprofile[ROLE_COMENSHA], 0);
+    CHECK_INT(cfg->nprofile[ROLE_CARE], 0); /* not listed: nothing */
+    config_free(&cfg);
+}
+
+static void each_profile_problem_names_its_key(void)
+{
+    char partners[1024], **p = NULL;
+    size_t n = 0;
+    three_partners(partners, sizeof partners);
+    struct config *cfg = load_with(partners,
+                                   ", \"profiles\": {\"sheriff\": [\"urgentie\"],"
+                                   " \"police\": \"urgentie\","
+                                   " \"care\": [\"urgentie\", 5, {\"veld\": \"omschrijving\"}],"
+                                   " \"Coordinator\": []}",
+                                   &p, &n);
+    CHECK(cfg == NULL);
+    CHECK(has_problem(p, n, "/profiles/sheriff: unknown role"));
+    CHECK(has_problem(p, n, "/profiles/police: must be an array"));
+    CHECK(has_problem(p, n, "/profiles/care/1: must be a field name"));
+    CHECK(has_problem(p, n, "/profiles/care/2: must be a field name"));
+    CHECK(has_problem(p, n, "/profiles/Coordinator: unknown role"));
+    CHECK_INT(n, 5);
+    if (n != 5)
+        dump(p, n);
+    config_problems_free(p, n);
+
+    cfg = load_with(partners, ", \"profiles\": [\"urgentie\"]", &p, &n);
+    CHECK(cfg == NULL);
+    CHECK(has_problem(p, n, "/profiles: must be an object"));
+    config_problems_free(p, n);
+}
+
+static void partners_without_a_coordinator_are_refused(void)
+{
+    char partners[1024], **p = NULL;
+    size_t n = 0;
+    snprintf(
+        partners, sizeof partners,
+        "[{\"id\": \"police-1\", \"role\": \"police\", \"public_key\": \"%s\"},"
+        " {\"id\": \"gemeente-enschede\", \"role\": \"municipality\", \"public_key\": \"%s\"}]",
+        pub_a, pub_b);
+    struct config *cfg = load_with(partners, "", &p, &n);
+    CHECK(cfg == NULL);
+    CHECK(has_problem(p, n, "/partners: at least one partner needs role coordinator"));
+    CHECK_INT(n, 1);
+    config_problems_free(p, n);
+    /* No partners at all is a hub nobody can use yet, not a routing hole. */
+    cfg = load_with("[]", "", &p, &n);
+    dump(p, n);
+    CHECK(cfg != NULL);
+    config_free(&cfg);
+}
+
+static void delivery_keys_are_bounded(void)
+{
+    static const struct {
+        const char *key;
+        long min, max;
+    } cases[] = {
+        {"delivery_window", 1, 10000},         {"delivery_ack_timeout_ms", 100, 3600000},
+        {"delivery_max_attempts", 1, 1000},    {"delivery_backoff_max_ms", 100, 86400000},
+        {"session_timeout_ms", 1000, 3600000},
+    };
+    char partners[1024], extra[256], want[128], **p = NULL;
+    size_t n = 0;
+    three_partners(partners, sizeof partners);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *k = cases[i].key;
+        snprintf(extra, sizeof extra, ", \"%s\": %ld", k, cases[i].min - 1);
+        struct config *cfg = load_with(partners, extra, &p, &n);
+        CHECK(cfg == NULL);
+        snprintf(want, sizeof want, "/%s: %ld is out of range %ld..%ld", k, cases[i].min - 1,
+                 cases[i].min, cases[i].max);
+        CHECK(has_problem(p, n, want));
+        config_problems_free(p, n);
+
+        snprintf(extra, sizeof extra, ", \"%s\": %ld", k, cases[i].max + 1);
+        cfg = load_with(partners, extra, &p, &n);
+        CHECK(cfg == NULL);
+        snprintf(want, sizeof want, "/%s: %ld is out of range", k, cases[i].max + 1);
+        CHECK(has_problem(p, n, want));
+        config_problems_free(p, n);
+
+        snprintf(extra, sizeof extra, ", \"%s\": \"%ld\"", k, cases[i].min);
+        cfg = load_with(partners, extra, &p, &n);
+        CHECK(cfg == NULL);
+        snprintf(want, sizeof want, "/%s: must be an integer", k);
+        CHECK(has_problem(p, n, want));
+        config_problems_free(p, n);
+
+        snprintf(extra, sizeof extra, ", \"%s\": %ld.5", k, cases[i].min);
+        cfg = load_with(partners, extra, &p, &n);
+        CHECK(cfg == NULL);
+        CHECK(has_problem(p, n, want));
+        config_problems_free(p, n);
+    }
+    /* Both ends of every range are allowed. */
+    for (int end = 0; end < 2; end++) {
+        size_t len = 0;
+        char all[1024] = "";
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+            len += (size_t)snprintf(all + len, sizeof all - len, ", \"%s\": %ld", cases[i].key,
+                                    end ? cases[i].max : cases[i].min);
+        struct config *cfg = load_with(partners, all, &p, &n);
+        dump(p, n);
+        CHECK(cfg != NULL);
+        if (cfg) {
+            CHECK_INT(cfg->delivery_window, end ? 10000 : 1);
+            CHECK_INT(cfg->delivery_ack_timeout_ms, end ? 3600000 : 100);
+            CHECK_INT(cfg->delivery_max_attempts, end ? 1000 : 1);
+            CHECK_INT(cfg->delivery_backoff_max_ms, end ? 86400000 : 100);
+            CHECK_INT(cfg->session_timeout_ms, end ? 3600000 : 1000);
+        }
+        config_free(&cfg);
+    }
+}
+
 int main(void)
 {
     char err[256], path[256];
@@ -230,6 +630,18 @@ int main(void)
     RUN(malformed_json_and_duplicate_keys_are_refused);
     RUN(authorisation_replaces_a_roles_list);
     RUN(server_key_readable_by_others_is_refused);
+    RUN(without_routing_keys_the_defaults_apply);
+    RUN(source_replaces_the_default_and_must_be_a_string);
+    RUN(policies_are_read_as_iso_8601_durations);
+    RUN(each_policy_problem_names_its_key);
+    RUN(default_policy_must_name_a_policy);
+    RUN(a_single_policy_is_the_default);
+    RUN(municipalities_map_cbs_codes_to_municipality_partners);
+    RUN(each_municipality_problem_names_its_code);
+    RUN(profiles_list_the_fields_a_role_receives);
+    RUN(each_profile_problem_names_its_key);
+    RUN(partners_without_a_coordinator_are_refused);
+    RUN(delivery_keys_are_bounded);
     tu_rmdir(dir);
     return CHECK_DONE();
 }
