@@ -43,6 +43,8 @@ struct session {
  * a poison delivery that kills its adapter still reaches the limit. */
 struct attempt {
     int64_t seq;
+    const struct partner *partner;
+    char event_id[64];
     int attempts;
 };
 
@@ -115,18 +117,24 @@ static struct attempt *attempt_of(struct deliver *d, int64_t seq)
     return NULL;
 }
 
-static void forget_attempts(struct deliver *d, int64_t seq)
+/* Forgets the count of delivery `seq`, or (seq 0) of `partner`'s `event_id`.
+ * Returns 1 if there was one. */
+static int forget_attempts(struct deliver *d, int64_t seq, const struct partner *partner,
+                           const char *event_id)
 {
     for (size_t i = 0; i < d->nattempts; i++) {
-        if (d->attempts[i].seq == seq) {
-            d->attempts[i] = d->attempts[--d->nattempts];
-            return;
+        struct attempt *a = &d->attempts[i];
+        if (seq ? a->seq == seq : a->partner == partner && strcmp(a->event_id, event_id) == 0) {
+            *a = d->attempts[--d->nattempts];
+            return 1;
         }
     }
+    return 0;
 }
 
 /* Keeps the attempt count of a delivery that leaves a window unconfirmed. */
-static void remember_attempts(struct deliver *d, int64_t seq, int attempts)
+static void remember_attempts(struct deliver *d, const struct partner *partner, int64_t seq,
+                              const char *event_id, int attempts)
 {
     struct attempt *a = attempt_of(d, seq);
     if (a) {
@@ -142,6 +150,9 @@ static void remember_attempts(struct deliver *d, int64_t seq, int attempts)
         d->cap_attempts = cap;
     }
     d->attempts[d->nattempts].seq = seq;
+    d->attempts[d->nattempts].partner = partner;
+    snprintf(d->attempts[d->nattempts].event_id, sizeof d->attempts[d->nattempts].event_id, "%s",
+             event_id);
     d->attempts[d->nattempts].attempts = attempts;
     d->nattempts++;
 }
@@ -154,7 +165,8 @@ static void drop_session(struct deliver *d, struct session *s, const char *why)
     log_msg(LOG_INFO, "event=session_closed partner=%s reason=%s unconfirmed=%zu", s->partner->id,
             why, s->ninflight);
     for (size_t i = 0; i < s->ninflight; i++)
-        remember_attempts(d, s->inflight[i].seq, s->inflight[i].attempts);
+        remember_attempts(d, s->partner, s->inflight[i].seq, s->inflight[i].event_id,
+                          s->inflight[i].attempts);
     clear_inflight(s);
     s->active = 0;
 }
@@ -184,7 +196,7 @@ void deliver_confirmed(struct deliver *d, const struct partner *partner, const c
         return;
     for (size_t i = 0; i < s->ninflight; i++) {
         if (strcmp(s->inflight[i].event_id, event_id) == 0) {
-            forget_attempts(d, s->inflight[i].seq);
+            forget_attempts(d, s->inflight[i].seq, NULL, NULL);
             free(s->inflight[i].payload);
             s->inflight[i] = s->inflight[--s->ninflight];
             d->stats.confirmed++;
@@ -192,6 +204,10 @@ void deliver_confirmed(struct deliver *d, const struct partner *partner, const c
             return;
         }
     }
+    /* Confirmed in the store but not in a window (sent on a session that was
+     * dropped since): nothing left to send, and nothing left to count. */
+    if (forget_attempts(d, 0, partner, event_id))
+        d->stats.confirmed++;
 }
 
 void deliver_touch(struct deliver *d, const struct partner *partner)
@@ -230,7 +246,7 @@ static void dead_letter(struct deliver *d, struct session *s, size_t i)
     log_msg(LOG_ERROR, "event=dead_letter partner=%s delivery=%lld event_id=%s attempts=%d",
             s->partner->id, (long long)f->seq, f->event_id, f->attempts);
     d->stats.dead++;
-    forget_attempts(d, f->seq);
+    forget_attempts(d, f->seq, NULL, NULL);
     free(f->payload);
     s->inflight[i] = s->inflight[--s->ninflight];
     s->dirty = 1;
@@ -306,14 +322,11 @@ int64_t deliver_run(struct deliver *d, int64_t now, deliver_send_fn send, void *
             drop_session(d, s, "silent");
             continue;
         }
-        SOONER(s->last_heard_ms + d->cfg->session_timeout_ms);
         if (s->dirty || now >= s->next_scan_ms) {
             s->dirty = 0;
             s->next_scan_ms = now + RESCAN_MS;
             fill_window(d, s, now);
         }
-        if (s->ninflight < (size_t)d->cfg->delivery_window)
-            SOONER(s->next_scan_ms);
         for (size_t k = 0; k < s->ninflight && s->active;) {
             struct inflight *f = &s->inflight[k];
             if (f->due_ms > now) {
@@ -331,15 +344,26 @@ int64_t deliver_run(struct deliver *d, int64_t now, deliver_send_fn send, void *
                 drop_session(d, s, "unreachable");
                 break;
             }
-            if (rc == 0) {
-                if (first)
-                    d->stats.sent++;
-                else
-                    d->stats.resent++;
-            }
             SOONER(f->due_ms);
+            if (rc > 0) {
+                /* Full for now: nothing more to this peer in this run, so
+                 * what it gets keeps queue order. */
+                for (size_t j = k + 1; j < s->ninflight; j++)
+                    if (s->inflight[j].due_ms <= now)
+                        s->inflight[j].due_ms = f->due_ms;
+                break;
+            }
+            if (first)
+                d->stats.sent++;
+            else
+                d->stats.resent++;
             k++;
         }
+        if (!s->active)
+            continue; /* dropped during this run: nothing of it is due */
+        SOONER(s->last_heard_ms + d->cfg->session_timeout_ms);
+        if (s->ninflight < (size_t)d->cfg->delivery_window)
+            SOONER(s->next_scan_ms);
         if (s->dirty)
             SOONER(now);
     }
