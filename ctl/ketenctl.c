@@ -152,6 +152,8 @@ static int cmd_status(const char *config_path, int argc, char **argv)
         print_groups("by type", json_object_get(s, "by_type"));
         print_groups("by partner", json_object_get(s, "by_partner"));
         print_groups("intake", json_object_get(s, "intake_outcomes"));
+        print_groups("referrals", json_object_get(s, "referrals_by_state"));
+        print_groups("deliveries", json_object_get(s, "deliveries_by_state"));
         printf("audit      %lld records\n",
                (long long)json_integer_value(json_object_get(s, "audit_records")));
     }

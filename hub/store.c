@@ -809,15 +809,22 @@ json_t *store_stats(struct store *st)
         query_groups(st->db, "SELECT partner, count(*) FROM events GROUP BY partner");
     json_t *rejected = query_groups(st->db, "SELECT outcome, count(*) FROM audit "
                                             "WHERE action = 'intake' GROUP BY outcome");
-    if (!by_type || !by_partner || !rejected) {
+    json_t *referrals =
+        query_groups(st->db, "SELECT state, count(*) FROM referrals GROUP BY state");
+    json_t *deliveries =
+        query_groups(st->db, "SELECT state, count(*) FROM deliveries GROUP BY state");
+    if (!by_type || !by_partner || !rejected || !referrals || !deliveries) {
         json_decref(by_type);
         json_decref(by_partner);
         json_decref(rejected);
+        json_decref(referrals);
+        json_decref(deliveries);
         return NULL;
     }
-    return json_pack("{sI sI so so so sI sI}", "events", (json_int_t)events, "last_seq",
+    return json_pack("{sI sI so so so so so sI sI}", "events", (json_int_t)events, "last_seq",
                      (json_int_t)last, "by_type", by_type, "by_partner", by_partner,
-                     "intake_outcomes", rejected, "audit_records", (json_int_t)audit,
+                     "intake_outcomes", rejected, "referrals_by_state", referrals,
+                     "deliveries_by_state", deliveries, "audit_records", (json_int_t)audit,
                      "schema_version", (json_int_t)version);
 }
 

@@ -167,8 +167,9 @@ int store_audit(struct store *st, const struct audit_record *rec);
 
 /*
  * Figures for `ketenctl status`: {"events": N, "last_seq": N, "by_type": {..},
- * "by_partner": {..}, "audit_records": N, "schema_version": N}. Caller owns
- * the returned object; NULL on error.
+ * "by_partner": {..}, "intake_outcomes": {..}, "referrals_by_state": {..},
+ * "deliveries_by_state": {..}, "audit_records": N, "schema_version": N}.
+ * Caller owns the returned object; NULL on error.
  */
 json_t *store_stats(struct store *st);
 

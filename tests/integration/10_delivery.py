@@ -69,6 +69,12 @@ class Delivery(unittest.TestCase):
         self.assertEqual(refs["kenniscentrum"][2:], ("standaard", "coordinator"))
         for partner, (ref_id, state, _, _) in refs.items():
             self.assertEqual(state, "aangeboden")
+        import subprocess
+        from harness import KETENCTL
+        st = json.loads(subprocess.run([KETENCTL, "--config", self.hub.config_path, "status", "--json"],
+                                       capture_output=True, text=True, check=True).stdout)
+        self.assertEqual(st["referrals_by_state"], {"aangeboden": 4})
+        self.assertEqual(st["deliveries_by_state"], {"pending": 4})
 
     def test_each_peer_gets_its_referral_with_only_its_profile_fields(self):
         police = Peer(self.hub, "politie")
