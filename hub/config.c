@@ -69,7 +69,7 @@ static const struct key_spec keys[] = {
     {"municipalities", KEY_MUNICIPALITIES, 0, 0, 0, 0, 0},
     {"profiles", KEY_PROFILES, 0, 0, 0, 0, 0},
     {"routes", KEY_ROUTES, 0, 0, 0, 0, 0},
-    {"delivery_window", KEY_INT, 0, 1, 10000, 64, OFF(delivery_window)},
+    {"delivery_window", KEY_INT, 0, 1, 10000, 256, OFF(delivery_window)},
     {"delivery_ack_timeout_ms", KEY_INT, 0, 100, 3600000, 10000, OFF(delivery_ack_timeout_ms)},
     {"delivery_max_attempts", KEY_INT, 0, 1, 1000, 8, OFF(delivery_max_attempts)},
     {"delivery_backoff_max_ms", KEY_INT, 0, 100, 86400000, 300000, OFF(delivery_backoff_max_ms)},

@@ -124,7 +124,9 @@ static int forget_attempts(struct deliver *d, int64_t seq, const struct partner 
 {
     for (size_t i = 0; i < d->nattempts; i++) {
         struct attempt *a = &d->attempts[i];
-        if (seq ? a->seq == seq : a->partner == partner && strcmp(a->event_id, event_id) == 0) {
+        int match = seq ? a->seq == seq
+                        : a->partner == partner && event_id && strcmp(a->event_id, event_id) == 0;
+        if (match) {
             *a = d->attempts[--d->nattempts];
             return 1;
         }

@@ -397,6 +397,18 @@ static int write_config(struct hub *h, const struct partner_keys *pk, long n, co
         json_array_append_new(partners, json_pack("{s:s, s:s, s:s, s:s}", "id", pk[i].id, "name",
                                                   "bench sender", "role", "police", "public_key",
                                                   pk[i].public_z85));
+    /* Every hub needs a coordinator: signals that no route sends anywhere go
+     * there. This one never connects, so each signal costs the hub a
+     * referral and a queued delivery, as a real signal does. */
+    char coord_pub[KEYFILE_Z85_LEN + 1], coord_sec[KEYFILE_Z85_LEN + 1];
+    if (zmq_curve_keypair(coord_pub, coord_sec) != 0) {
+        json_decref(partners);
+        set_err(err, errlen, "cannot make a key pair: %s", zmq_strerror(errno));
+        return -1;
+    }
+    json_array_append_new(partners, json_pack("{s:s, s:s, s:s, s:s}", "id", "bench-coordinator",
+                                              "name", "bench coordinator (never connects)", "role",
+                                              "coordinator", "public_key", coord_pub));
     json_t *cfg = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "listen", listen, "database",
                             "hub.db", "schemas", h->schemas, "server_key", "keys/hub.key",
                             "log_level", "warn", "partners", partners);

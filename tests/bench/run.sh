@@ -2,6 +2,9 @@
 # make bench: runs the benchmark programs with their defaults and prints, first,
 # what machine and when, since every figure depends on both.
 #   BIN=bin tests/bench/run.sh [extra bench_intake options, e.g. --seconds 10]
+#   REFERRALS_OPTS="--seconds 10 --open 30000" passes options to bench_referrals.
+# Both benches run even if the first one reports a problem; the exit status is
+# non-zero if either did.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-bin}
@@ -12,4 +15,11 @@ echo "machine: $(nproc) CPUs online, ${cpu:-unknown CPU}, $(uname -sr)"
 echo "disk:    $(df -hT /tmp | awk 'NR == 2 {print $1 " (" $2 ", " $3 ", " $6 " used)"}') for /tmp (the default; --dir moves the database)"
 echo "command: $BIN/bench_intake $*"
 echo
-exec "$BIN/bench_intake" "$@"
+rc=0
+"$BIN/bench_intake" "$@" || rc=$?
+read -r -a referrals_opts <<< "${REFERRALS_OPTS:-}"
+echo
+echo "command: $BIN/bench_referrals ${REFERRALS_OPTS:-}"
+echo
+"$BIN/bench_referrals" ${referrals_opts[@]+"${referrals_opts[@]}"} || rc=$?
+exit "$rc"

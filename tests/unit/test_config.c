@@ -232,7 +232,7 @@ static void without_routing_keys_the_defaults_apply(void)
     /* Least data by default: no role has a profile, so no signal field leaves. */
     for (int r = 0; r < ROLE_COUNT; r++)
         CHECK_INT(cfg->nprofile[r], 0);
-    CHECK_INT(cfg->delivery_window, 64);
+    CHECK_INT(cfg->delivery_window, 256);
     CHECK_INT(cfg->delivery_ack_timeout_ms, 10000);
     CHECK_INT(cfg->delivery_max_attempts, 8);
     CHECK_INT(cfg->delivery_backoff_max_ms, 300000);
