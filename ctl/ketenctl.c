@@ -7,6 +7,7 @@
  *   ketenctl --config FILE referral ID [--json]
  *   ketenctl --config FILE deadletters [--json]
  *   ketenctl --config FILE replay (SEQ... | --all) --by NAME
+ *   ketenctl --config FILE oncall [--at TIME] [--json]
  *   ketenctl receive --hub ENDPOINT --hub-key HUB.pub --key PARTNER.key [--accept]
  *   ketenctl send --hub ENDPOINT --hub-key HUB.pub --key PARTNER.key
  *                 [--timeout SECONDS] EVENT.json...
@@ -33,6 +34,7 @@
 #include "ctl/referrals.h"
 #include "keyfile.h"
 #include "referral.h"
+#include "rota.h"
 #include "store.h"
 #include "util.h"
 
@@ -49,6 +51,7 @@ static void usage(FILE *out)
         "       ketenctl --config FILE referral ID [--json]\n"
         "       ketenctl --config FILE deadletters [--json]\n"
         "       ketenctl --config FILE replay (SEQ... | --all) --by NAME\n"
+        "       ketenctl --config FILE oncall [--at TIME] [--json]\n"
         "       ketenctl send --hub ENDPOINT --hub-key HUB.pub --key PARTNER.key\n"
         "                     [--timeout SECONDS] EVENT.json...\n"
         "       ketenctl receive --hub ENDPOINT --hub-key HUB.pub --key PARTNER.key\n"
@@ -62,6 +65,8 @@ static void usage(FILE *out)
         "deadletters  deliveries the hub gave up on\n"
         "replay       puts dead-lettered deliveries (by seq, or --all) back in the queue,\n"
         "             audited as admin:NAME; the running hub sends them again by itself\n"
+        "oncall       the duty officer at TIME (RFC 3339 with offset, or now: the default),\n"
+        "             why, since and until when, the fallback and the next three changes\n"
         "send         sends each event file (\"-\" = stdin) over CURVE, prints each reply\n"
         "             as one JSON line; exits 0 only if every event was accepted\n"
         "receive      takes deliveries as the partner: prints each as one JSON line and\n"
@@ -383,6 +388,114 @@ done:
     return rc;
 }
 
+/* One moment for people: local weekday and time, and UTC. */
+static void print_moment(const struct config *cfg, const char *label, int64_t ms)
+{
+    char local[ROTA_TIME_LEN], utc[ROTA_TIME_LEN];
+    if (ms == INT64_MIN || ms == INT64_MAX) {
+        printf("%-10s-\n", label);
+        return;
+    }
+    rota_format_local(cfg, ms, local);
+    rota_format_local(NULL, ms, utc);
+    printf("%-10s%s %s  (%s)\n", label, rota_weekday(cfg, ms), local, utc);
+}
+
+static void print_officer(const char *label, const struct officer *o)
+{
+    printf("%-10s%s [%s]", label, o->name ? o->name : o->id, o->id);
+    if (o->email)
+        printf("  e-mail %s", o->email);
+    if (o->phone)
+        printf("  phone %s", o->phone);
+    printf("%s\n", o->webhook ? "  webhook" : "");
+}
+
+static void print_why(const struct rota_duty *d)
+{
+    if (strcmp(d->why, "override") == 0)
+        printf("override /rota/overrides/%ld%s%s", d->index, d->reason ? ": " : "",
+               d->reason ? d->reason : "");
+    else if (strcmp(d->why, "weekly") == 0)
+        printf("weekly shift /rota/weekly/%ld", d->index);
+    else
+        printf("fallback (outside the years the rota covers, 1970-2099)");
+}
+
+/* `ketenctl oncall [--at TIME] [--json]`: who is on duty at TIME, from the config. */
+static int cmd_oncall(const char *config_path, int argc, char **argv)
+{
+    const char *at = "now";
+    int as_json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            as_json = 1;
+        else if (strcmp(argv[i], "--at") != 0)
+            return usage_error("oncall", "unknown argument \"%s\"", argv[i]);
+        else if (i + 1 >= argc)
+            return usage_error("oncall", "%s", "--at needs a value: an RFC 3339 time or now");
+        else
+            at = argv[++i];
+    }
+    int64_t when = 0;
+    if (strcmp(at, "now") == 0)
+        when = util_wall_ms();
+    else if (rota_parse_time(at, &when) != 0)
+        return usage_error("oncall",
+                           "--at \"%s\" is not an RFC 3339 time with an offset "
+                           "(e.g. 2026-12-24T23:30:00+01:00) or now",
+                           at);
+    if (!config_path)
+        return usage_error("oncall", "%s", "--config FILE is required");
+    char **problems = NULL;
+    size_t np = 0;
+    struct config *cfg = config_load(config_path, &problems, &np);
+    for (size_t i = 0; i < np; i++)
+        fprintf(stderr, "ketenctl oncall: config error: %s\n", problems[i]);
+    config_problems_free(problems, np);
+    if (!cfg)
+        return 1;
+    int rc = 0;
+    struct rota_duty d;
+    if (rota_duty_at(cfg, when, &d) != 0) {
+        fprintf(stderr,
+                "ketenctl oncall: no rota configured in %s (keys officers and rota, "
+                "docs/escalation.md)\n",
+                config_path);
+        rc = 1;
+    } else if (as_json) {
+        json_t *doc = rota_report(cfg, when, 3);
+        rc = doc && json_dumpf(doc, stdout, JSON_INDENT(2)) == 0 ? 0 : 1;
+        printf("\n");
+        json_decref(doc);
+    } else {
+        print_moment(cfg, "at", when);
+        printf("%-10s%s\n", "timezone", rota_timezone(cfg));
+        print_officer("on duty", d.officer);
+        printf("%-10s", "why");
+        print_why(&d);
+        printf("\n");
+        print_moment(cfg, "since", d.since_ms);
+        print_moment(cfg, "until", d.until_ms);
+        print_officer("fallback", rota_fallback(cfg));
+        printf("\nnext changes\n");
+        for (int i = 0; i < 3 && d.until_ms != INT64_MAX; i++) {
+            char local[ROTA_TIME_LEN];
+            int64_t from = d.until_ms;
+            if (rota_duty_at(cfg, from, &d) != 0)
+                break;
+            rota_format_local(cfg, from, local);
+            printf("  %s %s  %s  ", rota_weekday(cfg, from), local, d.officer->id);
+            print_why(&d);
+            printf("\n");
+        }
+        if (d.until_ms == INT64_MAX)
+            printf("  none after this\n");
+    }
+    config_free(&cfg);
+    return rc;
+}
+
 static char *read_event(const char *path, size_t *len, char *err, size_t errlen)
 {
     if (strcmp(path, "-") != 0)
@@ -568,6 +681,8 @@ int main(int argc, char **argv)
         return cmd_deadletters(config_path, argc - i, argv + i);
     if (strcmp(cmd, "replay") == 0)
         return cmd_replay(config_path, argc - i, argv + i);
+    if (strcmp(cmd, "oncall") == 0)
+        return cmd_oncall(config_path, argc - i, argv + i);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
         return 0;

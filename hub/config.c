@@ -18,6 +18,7 @@
 #include "duration.h"
 #include "schema_format.h"
 #include "keyfile.h"
+#include "rota.h"
 #include "route.h"
 #include "util.h"
 
@@ -34,7 +35,9 @@ enum key_type {
     KEY_DEFAULT_POLICY,
     KEY_MUNICIPALITIES,
     KEY_PROFILES,
-    KEY_ROUTES
+    KEY_ROUTES,
+    KEY_OFFICERS,
+    KEY_ROTA
 };
 
 struct key_spec {
@@ -74,6 +77,9 @@ static const struct key_spec keys[] = {
     {"delivery_max_attempts", KEY_INT, 0, 1, 1000, 8, OFF(delivery_max_attempts)},
     {"delivery_backoff_max_ms", KEY_INT, 0, 100, 86400000, 300000, OFF(delivery_backoff_max_ms)},
     {"session_timeout_ms", KEY_INT, 0, 1000, 3600000, 15000, OFF(session_timeout_ms)},
+    /* The rota names officers: rota.c loads the two together. */
+    {"officers", KEY_OFFICERS, 0, 0, 0, 0, 0},
+    {"rota", KEY_ROTA, 0, 0, 0, 0, 0},
 };
 
 static const char *const partner_keys[] = {"id", "name", "role", "public_key"};
@@ -525,6 +531,13 @@ struct config *config_load(const char *path, char ***problems, size_t *nproblems
         case KEY_ROUTES:
             route_load(cfg, v, &p);
             break;
+        case KEY_OFFICERS:
+            rota_load(cfg, v, json_object_get(root, "rota"), &p);
+            break;
+        case KEY_ROTA:
+            if (!json_object_get(root, "officers")) /* else loaded with the officers */
+                rota_load(cfg, NULL, v, &p);
+            break;
         }
     }
     if (!cfg->default_policy && !json_object_get(root, "default_policy"))
@@ -586,6 +599,8 @@ void config_free(struct config **self_p)
         free(cfg->profiles[r]);
     }
     route_free(cfg->routes, cfg->nroutes);
+    rota_free(cfg->rota);
+    rota_officers_free(cfg->officers, cfg->nofficers);
     free(cfg->source);
     free(cfg->path);
     free(cfg->dir);

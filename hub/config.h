@@ -37,7 +37,9 @@ struct municipality {
     const struct partner *partner;
 };
 
-struct route; /* a routing rule; see route.h */
+struct route;   /* a routing rule; see route.h */
+struct officer; /* a duty officer; see rota.h */
+struct rota;    /* the duty rota; see rota.h */
 
 struct config {
     char *path; /* the config file as given */
@@ -73,6 +75,11 @@ struct config {
     long delivery_max_attempts;
     long delivery_backoff_max_ms;
     long session_timeout_ms;
+
+    /* The duty rota (docs/escalation.md); NULL/0 when not configured. */
+    struct officer *officers;
+    size_t nofficers;
+    struct rota *rota;
 };
 
 /* Collects config problems; route.c adds to it while config_load runs. */
