@@ -183,6 +183,7 @@ static void release_check(struct intake_check *c)
 {
     json_decref(c->errors);
     json_decref(c->event);
+    referrals_plan_free(&c->plan);
     memset(c, 0, sizeof *c);
 }
 
@@ -235,6 +236,13 @@ static void check_one(struct intake *in, struct intake_msg *m)
         schema_validate(catalog_data(in->cat, t), data, c->errors, "/data", max_errors);
     while (json_array_size(c->errors) > max_errors)
         json_array_remove(c->errors, json_array_size(c->errors) - 1);
+    /* Routing and the offers' JSON are worked out here, on the checking
+     * thread, so the committing thread only writes rows. */
+    if (t == TYPE_SIGNAAL_GEREGISTREERD && json_array_size(c->errors) == 0) {
+        c->plan = referrals_plan(in->cfg, data, util_wall_ms());
+        if (!c->plan)
+            event_error(c->errors, "", "store", "the hub is out of memory; send it again later");
+    }
 }
 
 /* For an id already stored: 1 if the stored event has the same content as
@@ -379,7 +387,7 @@ static int store_new(struct intake *in, struct intake_msg *m, const struct store
         return -1;
     if (is_response)
         return referrals_apply_response(in->st, m->partner, &plan, *seq, received);
-    return referrals_make(in->cfg, in->st, *seq, data, received, now_ms, touch, in) < 0 ? -1 : 0;
+    return referrals_store(in->st, *seq, c->plan, touch, in) < 0 ? -1 : 0;
 }
 
 /* A heartbeat gets its echo; a receipt confirms a delivery (audited, no

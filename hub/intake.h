@@ -22,6 +22,8 @@
 #include "config.h"
 #include "store.h"
 
+struct referrals_plan;
+
 struct intake;
 
 /* What the check phase found; private to intake. */
@@ -30,6 +32,7 @@ struct intake_check {
     json_t *errors; /* non-empty: rejected */
     const char *id; /* points into event, may be NULL */
     const char *type;
+    struct referrals_plan *plan; /* a valid signal's referrals, prepared while checking */
 };
 
 /* What a frame turned out to be. */

@@ -107,57 +107,92 @@ char *referrals_offer_event(const struct config *cfg, const char *event_id, cons
     return text;
 }
 
-int referrals_make(const struct config *cfg, struct store *st, int64_t signal_seq,
-                   const json_t *data, const char *time, int64_t now_ms,
-                   referrals_touched_fn touched, void *arg)
+struct referrals_plan *referrals_plan(const struct config *cfg, const json_t *data,
+                                      int64_t now_ms)
 {
+    struct referrals_plan *plan = calloc(1, sizeof *plan);
     /* One hit per partner at most: room for all of them, so none is cut. */
     struct route_hit *hits = calloc(cfg->npartners + 1, sizeof *hits);
-    if (!hits)
-        return -1;
+    if (!plan || !hits)
+        goto fail;
     size_t n = route_evaluate(cfg, data, hits, cfg->npartners);
-    int made = -1;
+    plan->items = calloc(n + 1, sizeof *plan->items);
+    if (!plan->items)
+        goto fail;
+    plan->now_ms = now_ms;
+    util_time_format(now_ms, plan->time);
     for (size_t i = 0; i < n; i++) {
-        char ref_id[UTIL_UUID_LEN], event_id[UTIL_UUID_LEN];
-        util_uuid4(ref_id);
-        util_uuid4(event_id);
-        int64_t receipt_due = now_ms + hits[i].policy->receipt_ms;
-        int64_t decision_due = now_ms + hits[i].policy->decision_ms;
-        struct store_referral r = {ref_id,
+        struct referrals_item *it = &plan->items[i];
+        it->partner = hits[i].partner;
+        it->policy = hits[i].policy;
+        it->rule = hits[i].rule;
+        /* Time-ordered ids: the referral and delivery tables are indexed by
+         * them, and random ids would dirty one index page per referral. */
+        util_uuid7(it->referral_id);
+        util_uuid7(it->event_id);
+        it->receipt_due_ms = now_ms + it->policy->receipt_ms;
+        it->decision_due_ms = now_ms + it->policy->decision_ms;
+        it->payload = referrals_offer_event(cfg, it->event_id, it->referral_id, it->partner,
+                                            it->policy, it->rule, data, plan->time,
+                                            it->receipt_due_ms, it->decision_due_ms);
+        plan->n = i + 1;
+        if (!it->payload)
+            goto fail;
+    }
+    free(hits);
+    return plan;
+fail:
+    free(hits);
+    referrals_plan_free(&plan);
+    return NULL;
+}
+
+void referrals_plan_free(struct referrals_plan **self_p)
+{
+    struct referrals_plan *plan = *self_p;
+    if (!plan)
+        return;
+    for (size_t i = 0; i < plan->n; i++)
+        free(plan->items[i].payload);
+    free(plan->items);
+    free(plan);
+    *self_p = NULL;
+}
+
+int referrals_store(struct store *st, int64_t signal_seq, const struct referrals_plan *plan,
+                    referrals_touched_fn touched, void *arg)
+{
+    const char *time = plan->time;
+    for (size_t i = 0; i < plan->n; i++) {
+        const struct referrals_item *it = &plan->items[i];
+        struct store_referral r = {it->referral_id,
                                    signal_seq,
-                                   hits[i].partner->id,
-                                   hits[i].policy->name,
-                                   hits[i].rule,
+                                   it->partner->id,
+                                   it->policy->name,
+                                   it->rule,
                                    referral_state_name(REFERRAL_AANGEBODEN),
                                    time,
-                                   receipt_due,
-                                   decision_due};
-        struct store_history h = {ref_id, time,         "hub",     "aangeboden",
-                                  NULL,   "aangeboden", signal_seq};
-        char *payload =
-            referrals_offer_event(cfg, event_id, ref_id, hits[i].partner, hits[i].policy,
-                                  hits[i].rule, data, time, receipt_due, decision_due);
-        json_t *d =
-            json_pack("{s:s, s:s, s:s, s:I}", "partner", hits[i].partner->id, "rule", hits[i].rule,
-                      "policy", hits[i].policy->name, "signal_seq", (json_int_t)signal_seq);
-        char *detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+                                   it->receipt_due_ms,
+                                   it->decision_due_ms};
+        struct store_history h = {it->referral_id, time,         "hub",     "aangeboden",
+                                  NULL,            "aangeboden", signal_seq};
+        char detail[512];
+        /* Partner ids are [a-z0-9._-]; rule and policy names come from the
+         * config and are escaped by jansson only on the rare path below. */
+        json_t *d = json_pack("{s:s, s:s, s:s, s:I}", "partner", it->partner->id, "rule", it->rule,
+                              "policy", it->policy->name, "signal_seq", (json_int_t)signal_seq);
+        size_t dn = d ? json_dumpb(d, detail, sizeof detail - 1, JSON_COMPACT) : 0;
         json_decref(d);
-        struct audit_record ar = {time, "hub", NULL, "referral", ref_id, "created", detail};
-        int rc = payload && store_put_referral(st, &r) == 0 && store_add_history(st, &h) == 0 &&
-                         store_put_delivery(st, event_id, ref_id, hits[i].partner->id, time,
-                                            payload) == 0 &&
-                         store_audit(st, &ar) == 0
-                     ? 0
-                     : -1;
-        free(payload);
-        free(detail);
-        if (rc != 0)
-            goto done;
+        detail[dn < sizeof detail ? dn : 0] = '\0';
+        struct audit_record ar = {time, "hub", NULL, "referral", it->referral_id, "created",
+                                  detail[0] ? detail : NULL};
+        if (store_put_referral(st, &r) != 0 || store_add_history(st, &h) != 0 ||
+            store_put_delivery(st, it->event_id, it->referral_id, it->partner->id, time,
+                               it->payload) != 0 ||
+            store_audit(st, &ar) != 0)
+            return -1;
         if (touched)
-            touched(arg, hits[i].partner);
+            touched(arg, it->partner);
     }
-    made = (int)n;
-done:
-    free(hits);
-    return made;
+    return (int)plan->n;
 }

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "referral.h"
 #include "store.h"
+#include "util.h"
 
 /* What a response will do, decided before the event is stored. */
 struct referrals_response {
@@ -45,15 +46,45 @@ int referrals_apply_response(struct store *st, const struct partner *partner,
 /* Called once per partner that got a new delivery. */
 typedef void (*referrals_touched_fn)(void *arg, const struct partner *partner);
 
+/* The referrals a signal will make, worked out before it is stored (on the
+ * checking thread): targets, ids, deadlines and each offer's JSON text. */
+struct referrals_item {
+    const struct partner *partner;
+    const struct policy *policy;
+    const char *rule;
+    char referral_id[UTIL_UUID_LEN];
+    char event_id[UTIL_UUID_LEN];
+    int64_t receipt_due_ms, decision_due_ms;
+    char *payload; /* the doorverwijzing-aangeboden event, owned */
+};
+
+struct referrals_plan {
+    struct referrals_item *items;
+    size_t n;
+    int64_t now_ms;
+    char time[UTIL_TIME_LEN]; /* now_ms as RFC 3339: created, and the offers' time */
+};
+
 /*
- * Routes a newly stored signal (`signal_seq`, its `data`) into referrals:
- * for each target a referral, its first history entry, an audit record and a
- * queued doorverwijzing-aangeboden delivery. Returns the number of referrals
- * made, or -1 on a store error.
+ * Routes a valid signal's `data` (docs/routing.md) and prepares every
+ * referral it makes, as of `now_ms`. Touches no store: safe on intake's
+ * helper thread. Returns the plan (caller frees with referrals_plan_free),
+ * or NULL when out of memory.
  */
-int referrals_make(const struct config *cfg, struct store *st, int64_t signal_seq,
-                   const json_t *data, const char *time, int64_t now_ms,
-                   referrals_touched_fn touched, void *arg);
+struct referrals_plan *referrals_plan(const struct config *cfg, const json_t *data,
+                                      int64_t now_ms);
+
+/* Frees a plan and sets *self_p to NULL. */
+void referrals_plan_free(struct referrals_plan **self_p);
+
+/*
+ * Stores a planned signal's referrals (signal already stored as
+ * `signal_seq`): each referral, its first history entry, an audit record and
+ * its queued delivery. Calls `touched` per partner. Returns the number made,
+ * or -1 on a store error. Call inside intake's transaction.
+ */
+int referrals_store(struct store *st, int64_t signal_seq, const struct referrals_plan *plan,
+                    referrals_touched_fn touched, void *arg);
 
 /*
  * Builds the doorverwijzing-aangeboden event for one referral: a CloudEvent

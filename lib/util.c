@@ -134,3 +134,18 @@ void util_uuid4(char out[UTIL_UUID_LEN])
     snprintf(out, UTIL_UUID_LEN, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16,
              hex + 20);
 }
+
+void util_uuid7(char out[UTIL_UUID_LEN])
+{
+    uint8_t b[16];
+    randombytes_buf(b, sizeof b);
+    uint64_t ms = (uint64_t)util_wall_ms();
+    for (int i = 0; i < 6; i++)
+        b[i] = (uint8_t)(ms >> (40 - 8 * i));
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x70); /* version 7 */
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 9562 variant */
+    char hex[33];
+    util_hex(b, 16, hex);
+    snprintf(out, UTIL_UUID_LEN, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16,
+             hex + 20);
+}

@@ -42,6 +42,11 @@ void util_hex(const uint8_t *bytes, size_t n, char *out);
 /* A random (version 4) UUID in its text form. */
 void util_uuid4(char out[UTIL_UUID_LEN]);
 
+/* A time-ordered (version 7, RFC 9562) UUID: 48 bits of Unix milliseconds,
+ * then random bits. Ids made one after another sort (and index) in time
+ * order, so a B-tree over them grows at its right edge. */
+void util_uuid7(char out[UTIL_UUID_LEN]);
+
 /* strtol with full-string and range checks. Returns 0, or -1. */
 int util_parse_long(const char *s, long min, long max, long *out);
 
