@@ -107,8 +107,7 @@ char *referrals_offer_event(const struct config *cfg, const char *event_id, cons
     return text;
 }
 
-struct referrals_plan *referrals_plan(const struct config *cfg, const json_t *data,
-                                      int64_t now_ms)
+struct referrals_plan *referrals_plan(const struct config *cfg, const json_t *data, int64_t now_ms)
 {
     struct referrals_plan *plan = calloc(1, sizeof *plan);
     /* One hit per partner at most: room for all of them, so none is cut. */
@@ -174,8 +173,8 @@ int referrals_store(struct store *st, int64_t signal_seq, const struct referrals
                                    time,
                                    it->receipt_due_ms,
                                    it->decision_due_ms};
-        struct store_history h = {it->referral_id, time,         "hub",     "aangeboden",
-                                  NULL,            "aangeboden", signal_seq};
+        struct store_history h = {it->referral_id, time,      "hub", "aangeboden", NULL,
+                                  "aangeboden",    signal_seq};
         char detail[512];
         /* Partner ids are [a-z0-9._-]; rule and policy names come from the
          * config and are escaped by jansson only on the rare path below. */
@@ -184,8 +183,8 @@ int referrals_store(struct store *st, int64_t signal_seq, const struct referrals
         size_t dn = d ? json_dumpb(d, detail, sizeof detail - 1, JSON_COMPACT) : 0;
         json_decref(d);
         detail[dn < sizeof detail ? dn : 0] = '\0';
-        struct audit_record ar = {time, "hub", NULL, "referral", it->referral_id, "created",
-                                  detail[0] ? detail : NULL};
+        struct audit_record ar = {
+            time, "hub", NULL, "referral", it->referral_id, "created", detail[0] ? detail : NULL};
         if (store_put_referral(st, &r) != 0 || store_add_history(st, &h) != 0 ||
             store_put_delivery(st, it->event_id, it->referral_id, it->partner->id, time,
                                it->payload) != 0 ||

@@ -71,8 +71,7 @@ struct referrals_plan {
  * helper thread. Returns the plan (caller frees with referrals_plan_free),
  * or NULL when out of memory.
  */
-struct referrals_plan *referrals_plan(const struct config *cfg, const json_t *data,
-                                      int64_t now_ms);
+struct referrals_plan *referrals_plan(const struct config *cfg, const json_t *data, int64_t now_ms);
 
 /* Frees a plan and sets *self_p to NULL. */
 void referrals_plan_free(struct referrals_plan **self_p);
