@@ -87,17 +87,14 @@ static int cmd_keygen(int argc, char **argv)
         fprintf(stderr, "ketenctl keygen: %s\n", err);
         return 1;
     }
-    char pub[41];
-    if (keyfile_read_public(argv[1], pub, err, sizeof err) == 0)
-        fprintf(stderr, "wrote %s.key (secret, mode 0600) and %s.pub\n", argv[1], argv[1]);
-    /* The public key on stdout, so scripts can capture it. */
-    char path[4096];
+    char pub[41], path[4096];
     snprintf(path, sizeof path, "%s.pub", argv[1]);
     if (keyfile_read_public(path, pub, err, sizeof err) != 0) {
         fprintf(stderr, "ketenctl keygen: %s\n", err);
         return 1;
     }
-    printf("%s\n", pub);
+    fprintf(stderr, "wrote %s.key (secret, mode 0600) and %s.pub\n", argv[1], argv[1]);
+    printf("%s\n", pub); /* the public key on stdout, so scripts can capture it */
     return 0;
 }
 

@@ -427,6 +427,9 @@ static void check_files(const struct config *cfg, struct config_problems *p)
     if (cfg->listen && strncmp(cfg->listen, "tcp://", 6) != 0 &&
         strncmp(cfg->listen, "ipc://", 6) != 0)
         config_problem(p, "/listen: must be a tcp:// or ipc:// ZeroMQ endpoint");
+    if (cfg->heartbeat_interval_ms > 0 && cfg->heartbeat_timeout_ms == 0)
+        config_problem(p, "/heartbeat_timeout_ms: must be set when heartbeat_interval_ms is: "
+                          "without it a dead peer is never noticed");
     if (cfg->heartbeat_interval_ms > 0 && cfg->heartbeat_timeout_ms > 0 &&
         cfg->heartbeat_timeout_ms < cfg->heartbeat_interval_ms)
         config_problem(p, "/heartbeat_timeout_ms: must not be shorter than heartbeat_interval_ms");

@@ -223,19 +223,17 @@ static void check_one(struct intake *in, struct intake_msg *m)
     enum event_type t;
     if (authz_type_parse(c->type, &t) != 0) {
         event_error(c->errors, "/type", "type", "unknown event type \"%s\"", c->type);
-        return;
+        goto trim;
     }
     if (!(in->cfg->authorisation[m->partner->role] & (1u << t))) {
         event_error(c->errors, "/type", "authorisation",
                     "partner role \"%s\" may not send events of type \"%s\"",
                     authz_role_name(m->partner->role), c->type);
-        return;
+        goto trim;
     }
     const json_t *data = json_object_get(c->event, "data");
     if (data)
         schema_validate(catalog_data(in->cat, t), data, c->errors, "/data", max_errors);
-    while (json_array_size(c->errors) > max_errors)
-        json_array_remove(c->errors, json_array_size(c->errors) - 1);
     /* Routing and the offers' JSON are worked out here, on the checking
      * thread, so the committing thread only writes rows. */
     if (t == TYPE_SIGNAAL_GEREGISTREERD && json_array_size(c->errors) == 0) {
@@ -243,6 +241,9 @@ static void check_one(struct intake *in, struct intake_msg *m)
         if (!c->plan)
             event_error(c->errors, "", "store", "the hub is out of memory; send it again later");
     }
+trim:
+    while (json_array_size(c->errors) > max_errors)
+        json_array_remove(c->errors, json_array_size(c->errors) - 1);
 }
 
 /* For an id already stored: 1 if the stored event has the same content as

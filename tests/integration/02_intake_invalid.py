@@ -164,6 +164,13 @@ class InvalidIntake(unittest.TestCase):
         self.assertLessEqual(len(r["errors"]), 20)
         self.assertGreater(len(r["errors"]), 1)
 
+    def test_error_list_is_bounded_also_with_a_type_error(self):
+        c = self.hub.client("police-1")
+        extra = {"x%d" % i: 1 for i in range(25)}
+        r = request(c, make_event(type="nl.example.onbekend", **extra))
+        self.assertEqual(r["status"], "rejected")
+        self.assertEqual(len(r["errors"]), 20)
+
     def test_hub_still_accepts_after_all_this(self):
         c = self.hub.client("police-1")
         self.assertEqual(request(c, make_event())["status"], "accepted")

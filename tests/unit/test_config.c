@@ -111,6 +111,21 @@ static void every_problem_is_reported_with_its_key(void)
     config_problems_free(p, n);
 }
 
+static void heartbeats_without_a_timeout_are_refused(void)
+{
+    char partners[512], **p = NULL;
+    size_t n = 0;
+    snprintf(partners, sizeof partners, "[" COORDINATOR "]", pub_c);
+    struct config *cfg = load_with(partners, ", \"heartbeat_timeout_ms\": 0", &p, &n);
+    CHECK(cfg == NULL);
+    CHECK(has_problem(p, n, "/heartbeat_timeout_ms: must be set"));
+    config_problems_free(p, n);
+    cfg =
+        load_with(partners, ", \"heartbeat_interval_ms\": 0, \"heartbeat_timeout_ms\": 0", &p, &n);
+    CHECK(cfg != NULL); /* both off is allowed */
+    config_free(&cfg);
+}
+
 static void missing_required_keys_and_files_are_named(void)
 {
     char path[256], **p = NULL;
@@ -626,6 +641,7 @@ int main(void)
 
     RUN(valid_config_loads_with_defaults_and_resolved_paths);
     RUN(every_problem_is_reported_with_its_key);
+    RUN(heartbeats_without_a_timeout_are_refused);
     RUN(missing_required_keys_and_files_are_named);
     RUN(malformed_json_and_duplicate_keys_are_refused);
     RUN(authorisation_replaces_a_roles_list);
