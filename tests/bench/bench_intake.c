@@ -15,34 +15,10 @@
  * figures mean nothing. The last line of output is one JSON object with every
  * figure, for scripts.
  */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <math.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-#include <arpa/inet.h>
-#include <jansson.h>
-#include <sodium.h>
-#include <sqlite3.h>
-#include <zmq.h>
 
-#include "keyfile.h"
+#include "benchutil.h"
 #include "util.h"
 
 #define EVENT_BYTES 1024 /* size of every event frame */
@@ -50,20 +26,13 @@
 #define FSYNC_SECONDS 2.0      /* bound of the main fsync probe */
 #define FSYNC_MAX_COUNT 200000 /* ... and its count bound */
 #define FSYNC_ALT_SECONDS 1.0  /* bound of the overwrite variant */
-#define START_TIMEOUT_S 15     /* hub start-up, each attempt */
-#define START_ATTEMPTS 3       /* a picked port may be taken by someone else */
 #define WARMUP_TIMEOUT_S 15    /* first reply on a connection (CURVE + ZAP) */
 #define STALL_TIMEOUT_S 10     /* no reply at all for this long: the hub stalled */
 #define LATENCY_MAX_S 60       /* bound of the latency scenario */
-#define STOP_TIMEOUT_S 15      /* SIGTERM to exit */
 #define THROUGHPUT_WARMUP 8    /* events per sender before the clock starts */
 #define LATENCY_WARMUP 50
 #define SHOWN_PER_SENDER 3 /* odd replies kept for printing */
 #define SHOWN_MAX 10
-#define LOG_LINES_SHOWN 40
-
-#define NS_PER_S 1000000000LL
-#define NS_PER_MS 1000000.0
 
 struct options {
     long senders;
@@ -73,134 +42,6 @@ struct options {
     const char *parent; /* folder the temp dir is made in */
     int keep;
 };
-
-/* ---- small helpers ------------------------------------------------------ */
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Fills the caller's error buffer; a long path is cut, which is fine there. */
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-/* A growing array of latencies in nanoseconds. */
-struct samples {
-    int64_t *v;
-    size_t n, cap;
-};
-
-static int samples_add(struct samples *s, int64_t x)
-{
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 4096;
-        int64_t *grown = realloc(s->v, cap * sizeof *grown);
-        if (!grown)
-            return -1;
-        s->v = grown;
-        s->cap = cap;
-    }
-    s->v[s->n++] = x;
-    return 0;
-}
-
-static int samples_append(struct samples *into, const struct samples *from)
-{
-    for (size_t i = 0; i < from->n; i++)
-        if (samples_add(into, from->v[i]) != 0)
-            return -1;
-    return 0;
-}
-
-/* Percentiles in milliseconds (nearest rank); zeros when there are no samples. */
-struct dist {
-    size_t n;
-    double p50, p90, p99, p999, max;
-};
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-static double rank(const int64_t *sorted, size_t n, double p)
-{
-    size_t i = (size_t)ceil(p * (double)n);
-    if (i < 1)
-        i = 1;
-    return (double)sorted[i - 1] / NS_PER_MS;
-}
-
-static struct dist summarise(struct samples *s)
-{
-    struct dist d = {s->n, 0, 0, 0, 0, 0};
-    if (s->n == 0)
-        return d;
-    qsort(s->v, s->n, sizeof *s->v, cmp_i64);
-    d.p50 = rank(s->v, s->n, 0.50);
-    d.p90 = rank(s->v, s->n, 0.90);
-    d.p99 = rank(s->v, s->n, 0.99);
-    d.p999 = rank(s->v, s->n, 0.999);
-    d.max = (double)s->v[s->n - 1] / NS_PER_MS;
-    return d;
-}
-
-/* Rounds for the JSON line, so it shows 0.123 and not 0.12300000000000001. */
-static json_t *real3(double x)
-{
-    return json_real(round(x * 1000.0) / 1000.0);
-}
-
-static json_t *dist_json(const struct dist *d)
-{
-    return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o}", "count", (json_int_t)d->n, "p50_ms",
-                     real3(d->p50), "p90_ms", real3(d->p90), "p99_ms", real3(d->p99), "p999_ms",
-                     real3(d->p999), "max_ms", real3(d->max));
-}
-
-/* Removes a folder and everything in it (the bench's own temp dir only). */
-static int rm_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    int rc = 0;
-    if (!d)
-        return -1;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char child[PATH_MAX];
-        struct stat st;
-        if (snprintf(child, sizeof child, "%s/%s", path, e->d_name) >= (int)sizeof child ||
-            lstat(child, &st) != 0) {
-            rc = -1;
-            continue;
-        }
-        if (S_ISDIR(st.st_mode) ? rm_tree(child) : unlink(child))
-            rc = -1;
-    }
-    closedir(d);
-    return rmdir(path) == 0 ? rc : -1;
-}
 
 /* ---- 1. the disk -------------------------------------------------------- */
 
@@ -269,128 +110,9 @@ done:
 
 /* ---- 2. the hub --------------------------------------------------------- */
 
-struct hub {
-    char dir[PATH_MAX];
-    char config[PATH_MAX + 32];
-    char log[PATH_MAX + 32];
-    char hubd[PATH_MAX];
-    char schemas[PATH_MAX];
-    char endpoint[64];
-    char public_z85[KEYFILE_Z85_LEN + 1];
-    pid_t pid;
-    int exited; /* reaped: status holds the wait status */
-    int status;
-};
-
-/* The partner's key pair, for its sender. */
-struct partner_keys {
-    char id[32];
-    char public_z85[KEYFILE_Z85_LEN + 1];
-    char secret_z85[KEYFILE_Z85_LEN + 1];
-};
-
-/* ketenhubd next to this program, and the repo's schemas folder above it. */
-static int find_paths(struct hub *h, char *err, size_t errlen)
-{
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) {
-        set_err(err, errlen, "cannot read /proc/self/exe: %s", strerror(errno));
-        return -1;
-    }
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash)
-        *slash = '\0';
-    if (snprintf(h->hubd, sizeof h->hubd, "%s/ketenhubd", exe) >= (int)sizeof h->hubd ||
-        access(h->hubd, X_OK) != 0) {
-        set_err(err, errlen, "%s is missing (run `make` first)", h->hubd);
-        return -1;
-    }
-    const char *root = getenv("KETENHUB_ROOT");
-    char probe[PATH_MAX + 64];
-    const char *ups[] = {"/..", "/../..", "/../../.."};
-    for (size_t i = 0; i < 4; i++) {
-        if (i == 0 && root)
-            snprintf(probe, sizeof probe, "%s/schemas/cloudevent.json", root);
-        else if (i > 0)
-            snprintf(probe, sizeof probe, "%s%s/schemas/cloudevent.json", exe, ups[i - 1]);
-        else
-            continue;
-        if (access(probe, R_OK) == 0) {
-            probe[strlen(probe) - strlen("/cloudevent.json")] = '\0';
-            if (!realpath(probe, h->schemas))
-                break;
-            return 0;
-        }
-    }
-    set_err(err, errlen, "cannot find the schemas folder above %s (set KETENHUB_ROOT)", exe);
-    return -1;
-}
-
-/* A TCP port on 127.0.0.1 that was free a moment ago. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    socklen_t alen = sizeof a;
-    int port = -1;
-    if (fd < 0)
-        return -1;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &alen) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
-static int port_open(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    if (fd < 0)
-        return 0;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((uint16_t)port);
-    int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    close(fd);
-    return ok;
-}
-
-/* Writes the keys (hub + one per partner) and the config for `listen`. */
-static int write_keys(struct hub *h, struct partner_keys *pk, long n, char *err, size_t errlen)
-{
-    char keys[PATH_MAX + 8], base[PATH_MAX + 64], key_path[PATH_MAX + 80];
-    char sec[KEYFILE_Z85_LEN + 1];
-    snprintf(keys, sizeof keys, "%s/keys", h->dir);
-    if (mkdir(keys, 0700) != 0) {
-        set_err(err, errlen, "cannot create %s: %s", keys, strerror(errno));
-        return -1;
-    }
-    snprintf(base, sizeof base, "%s/hub", keys);
-    snprintf(key_path, sizeof key_path, "%s.key", base);
-    if (keyfile_generate(base, err, errlen) != 0 ||
-        keyfile_read_pair(key_path, h->public_z85, sec, err, errlen) != 0)
-        return -1;
-    sodium_memzero(sec, sizeof sec);
-    for (long i = 0; i < n; i++) {
-        snprintf(pk[i].id, sizeof pk[i].id, "bench-%02ld", i + 1);
-        snprintf(base, sizeof base, "%s/%s", keys, pk[i].id);
-        snprintf(key_path, sizeof key_path, "%s.key", base);
-        if (keyfile_generate(base, err, errlen) != 0 ||
-            keyfile_read_pair(key_path, pk[i].public_z85, pk[i].secret_z85, err, errlen) != 0)
-            return -1;
-    }
-    return 0;
-}
-
-static int write_config(struct hub *h, const struct partner_keys *pk, long n, const char *listen,
-                        char *err, size_t errlen)
+/* The hub's config but for "listen" and "schemas" (hub_start sets those):
+ * one police partner per sender. NULL with err filled; the caller owns it. */
+static json_t *build_config(const struct partner_keys *pk, long n, char *err, size_t errlen)
 {
     json_t *partners = json_array();
     for (long i = 0; i < n; i++)
@@ -404,53 +126,16 @@ static int write_config(struct hub *h, const struct partner_keys *pk, long n, co
     if (zmq_curve_keypair(coord_pub, coord_sec) != 0) {
         json_decref(partners);
         set_err(err, errlen, "cannot make a key pair: %s", zmq_strerror(errno));
-        return -1;
+        return NULL;
     }
     json_array_append_new(partners, json_pack("{s:s, s:s, s:s, s:s}", "id", "bench-coordinator",
                                               "name", "bench coordinator (never connects)", "role",
                                               "coordinator", "public_key", coord_pub));
-    json_t *cfg = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "listen", listen, "database",
-                            "hub.db", "schemas", h->schemas, "server_key", "keys/hub.key",
-                            "log_level", "warn", "partners", partners);
-    int rc = cfg ? json_dump_file(cfg, h->config, JSON_INDENT(2)) : -1;
-    json_decref(cfg);
-    if (rc != 0)
-        set_err(err, errlen, "cannot write %s", h->config);
-    return rc;
-}
-
-/* Reaps the hub if it has exited. Returns 1 while it runs. */
-static int hub_running(struct hub *h)
-{
-    if (h->pid <= 0 || h->exited)
-        return 0;
-    int status;
-    pid_t r = waitpid(h->pid, &status, WNOHANG);
-    if (r == h->pid) {
-        h->exited = 1;
-        h->status = status;
-        return 0;
-    }
-    return 1;
-}
-
-static void print_file(const char *path, const char *prefix, int max_lines)
-{
-    FILE *f = fopen(path, "r");
-    char line[2048];
-    int n = 0, total = 0;
-    if (!f)
-        return;
-    while (fgets(line, sizeof line, f)) {
-        total++;
-        if (n < max_lines) {
-            printf("%s%s%s", prefix, line, strchr(line, '\n') ? "" : "\n");
-            n++;
-        }
-    }
-    if (total > n)
-        printf("%s... %d more lines in %s\n", prefix, total - n, path);
-    fclose(f);
+    json_t *cfg = json_pack("{s:s, s:s, s:s, s:o}", "database", "hub.db", "server_key",
+                            "keys/hub.key", "log_level", "warn", "partners", partners);
+    if (!cfg)
+        set_err(err, errlen, "cannot build the config");
+    return cfg;
 }
 
 static int count_lines(const char *path)
@@ -463,130 +148,6 @@ static int count_lines(const char *path)
         n += c == '\n';
     fclose(f);
     return n;
-}
-
-static void describe_status(int status, char *out, size_t outlen)
-{
-    if (WIFEXITED(status))
-        snprintf(out, outlen, "exit code %d", WEXITSTATUS(status));
-    else if (WIFSIGNALED(status))
-        snprintf(out, outlen, "killed by signal %d (%s)", WTERMSIG(status),
-                 strsignal(WTERMSIG(status)));
-    else
-        snprintf(out, outlen, "wait status %d", status);
-}
-
-/* Starts ketenhubd on a free port and waits until it accepts connections. */
-static int hub_start(struct hub *h, const struct partner_keys *pk, long n, char *err, size_t errlen)
-{
-    for (int attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
-        int port = free_port();
-        if (port <= 0) {
-            set_err(err, errlen, "cannot find a free port: %s", strerror(errno));
-            return -1;
-        }
-        snprintf(h->endpoint, sizeof h->endpoint, "tcp://127.0.0.1:%d", port);
-        if (write_config(h, pk, n, h->endpoint, err, errlen) != 0)
-            return -1;
-        fflush(stdout);
-        h->exited = 0;
-        h->pid = fork();
-        if (h->pid < 0) {
-            set_err(err, errlen, "fork: %s", strerror(errno));
-            return -1;
-        }
-        if (h->pid == 0) {
-            /* The hub must not outlive a bench that crashed. */
-            prctl(PR_SET_PDEATHSIG, SIGTERM);
-            int logfd = open(h->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-            int nullfd = open("/dev/null", O_RDONLY);
-            if (logfd < 0 || nullfd < 0 || dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 ||
-                dup2(logfd, 2) < 0)
-                _exit(126);
-            execl(h->hubd, h->hubd, "--config", h->config, (char *)NULL);
-            _exit(127);
-        }
-        int64_t deadline = now_ns() + (int64_t)START_TIMEOUT_S * NS_PER_S;
-        while (now_ns() < deadline) {
-            if (!hub_running(h))
-                break;
-            if (port_open(port))
-                return 0;
-            sleep_ms(20);
-        }
-        if (hub_running(h)) {
-            kill(h->pid, SIGKILL);
-            waitpid(h->pid, &h->status, 0);
-            h->exited = 1;
-            set_err(err, errlen, "ketenhubd did not listen on %s within %d s", h->endpoint,
-                    START_TIMEOUT_S);
-            return -1;
-        }
-        char how[96];
-        describe_status(h->status, how, sizeof how);
-        set_err(err, errlen, "ketenhubd exited during start-up (%s)", how);
-        /* Only a lost race for the port is worth another try. */
-        FILE *f = fopen(h->log, "r");
-        char line[2048];
-        int port_taken = 0;
-        while (f && fgets(line, sizeof line, f))
-            port_taken |= strstr(line, "cannot listen") != NULL;
-        if (f)
-            fclose(f);
-        if (!port_taken)
-            return -1;
-    }
-    return -1;
-}
-
-/* SIGTERM, then waits. Returns the wait status, or -1 if it had to be killed. */
-static int hub_stop(struct hub *h)
-{
-    if (hub_running(h)) {
-        kill(h->pid, SIGTERM);
-        int64_t deadline = now_ns() + (int64_t)STOP_TIMEOUT_S * NS_PER_S;
-        while (hub_running(h) && now_ns() < deadline)
-            sleep_ms(10);
-        if (hub_running(h)) {
-            kill(h->pid, SIGKILL);
-            waitpid(h->pid, &h->status, 0);
-            h->exited = 1;
-            return -1;
-        }
-    }
-    return h->exited ? h->status : -1;
-}
-
-/* utime + stime of a process, in seconds; -1 if unknown. */
-static double proc_cpu_s(pid_t pid)
-{
-    char path[64], buf[1024];
-    unsigned long long ut = 0, st = 0;
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')'); /* the name may hold spaces */
-    if (!p)
-        return -1;
-    /* After the name: state, then ten fields, then utime and stime. */
-    p++;
-    for (int field = 0; field < 11; field++) {
-        while (*p == ' ')
-            p++;
-        while (*p && *p != ' ')
-            p++;
-    }
-    char *end;
-    errno = 0;
-    ut = strtoull(p, &end, 10);
-    st = strtoull(end, &end, 10);
-    if (errno != 0 || end == p)
-        return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* CPU time all processes spent busy since boot (not idle, not waiting on I/O). */
@@ -611,14 +172,6 @@ static double machine_busy_s(void)
     }
     unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
     return (double)busy / (double)sysconf(_SC_CLK_TCK);
-}
-
-static double self_cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 /* ---- 3 and 4. the senders ----------------------------------------------- */
@@ -683,15 +236,6 @@ static void event_renew(struct event_buf *e, char id[36])
 
 enum reply_kind { REPLY_ACCEPTED, REPLY_DUPLICATE, REPLY_REJECTED, REPLY_MALFORMED };
 
-static int contains(const char *hay, size_t len, const char *needle)
-{
-    size_t nl = strlen(needle);
-    for (size_t i = 0; i + nl <= len; i++)
-        if (hay[i] == needle[0] && memcmp(hay + i, needle, nl) == 0)
-            return 1;
-    return 0;
-}
-
 /*
  * What a reply says, and which event it answers (id, 36 chars; *has_id 0 when
  * the ack is null or not a UUID-length string). The common accepted reply is
@@ -704,7 +248,7 @@ static enum reply_kind classify(const char *data, size_t len, char id[36], int *
     if (len > 8 + 36 + 21 && memcmp(data, pre, 8) == 0 && memcmp(data + 44, post, 21) == 0) {
         memcpy(id, data + 8, 36);
         *has_id = 1;
-        return contains(data + 65, len - 65, "\"duplicate\"") ? REPLY_DUPLICATE : REPLY_ACCEPTED;
+        return find(data + 65, len - 65, "\"duplicate\"") ? REPLY_DUPLICATE : REPLY_ACCEPTED;
     }
     json_t *r = json_loadb(data, len, 0, NULL);
     enum reply_kind kind = REPLY_MALFORMED;
@@ -725,8 +269,7 @@ static enum reply_kind classify(const char *data, size_t len, char id[36], int *
 /* Shared by the senders of one scenario. */
 struct run {
     void *ctx;
-    const char *endpoint;
-    const char *hub_public;
+    const struct hub *hub;
     pthread_barrier_t ready, go;
     atomic_int stop;      /* stop sending, collect what is in flight */
     atomic_int abort_run; /* a sender failed its warm-up: nobody starts */
@@ -760,34 +303,7 @@ struct sender {
 
 static void keep_reply(struct sender *s, const char *data, size_t len)
 {
-    if (s->nshown < SHOWN_PER_SENDER) {
-        size_t n = len < 600 ? len : 600;
-        char *copy = malloc(n + 1);
-        if (copy) {
-            memcpy(copy, data, n);
-            copy[n] = '\0';
-            s->shown[s->nshown++] = copy;
-        }
-    }
-}
-
-static void *client_socket(struct sender *s)
-{
-    void *sock = zmq_socket(s->run->ctx, ZMQ_DEALER);
-    int hwm = (int)s->window + 16, zero = 0;
-    if (!sock || zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, s->run->hub_public, 40) != 0 ||
-        zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, s->keys->public_z85, 40) != 0 ||
-        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, s->keys->secret_z85, 40) != 0 ||
-        zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
-        zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
-        zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
-        zmq_connect(sock, s->run->endpoint) != 0) {
-        snprintf(s->error, sizeof s->error, "cannot set up the DEALER: %s", zmq_strerror(errno));
-        if (sock)
-            zmq_close(sock);
-        return NULL;
-    }
-    return sock;
+    keep_frame(s->shown, &s->nshown, SHOWN_PER_SENDER, 600, data, len);
 }
 
 /* Sends `count` events one at a time, each answered within the timeout. */
@@ -940,7 +456,9 @@ static void *sender_main(void *arg)
     int ok = 0;
     if (!ev || event_init(ev, s->index + 1) != 0)
         snprintf(s->error, sizeof s->error, "cannot build the event");
-    else if ((sock = client_socket(s)) != NULL && warm_up(s, sock, ev) == 0)
+    else if ((sock = curve_dealer(s->run->ctx, s->run->hub, s->keys, (int)s->window + 16, -1,
+                                  s->error, sizeof s->error)) != NULL &&
+             warm_up(s, sock, ev) == 0)
         ok = 1;
     if (!ok) {
         s->failed = 1;
@@ -982,8 +500,7 @@ static int run_scenario(struct hub *h, void *ctx, struct sender *ss, long n, dou
     long started = 0;
     memset(&r, 0, sizeof r);
     r.ctx = ctx;
-    r.endpoint = h->endpoint;
-    r.hub_public = h->public_z85;
+    r.hub = h;
     pthread_barrier_init(&r.ready, NULL, (unsigned)n + 1);
     pthread_barrier_init(&r.go, NULL, (unsigned)n + 1);
     for (long i = 0; i < n; i++) {
@@ -1101,23 +618,6 @@ static json_t *scenario_json(const struct scenario *sc)
     return j;
 }
 
-/* Rows in the events table, read after the hub has stopped; -1 on error. */
-static long stored_events(const char *dir)
-{
-    char path[PATH_MAX + 16];
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    long n = -1;
-    snprintf(path, sizeof path, "%s/hub.db", dir);
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, "SELECT count(*) FROM events", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        n = (long)sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
-}
-
 /* ---- main --------------------------------------------------------------- */
 
 static void usage(FILE *f)
@@ -1136,80 +636,18 @@ static void usage(FILE *f)
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
+    const struct long_option opts[] = {{"--senders", &o->senders, 1, 256},
+                                       {"--window", &o->window, 1, 100000},
+                                       {"--seconds", &o->seconds, 1, 3600},
+                                       {"--latency-count", &o->latency_count, 0, 10000000}};
     o->senders = 8;
     o->window = 64;
     o->seconds = 5;
     o->latency_count = 2000;
     o->parent = "/tmp";
     o->keep = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        long *target = NULL, min = 0, max = 0;
-        if (strcmp(a, "--keep") == 0) {
-            o->keep = 1;
-            continue;
-        }
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            exit(0);
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "bench_intake: %s needs a value\n", a);
-            return -1;
-        }
-        if (strcmp(a, "--dir") == 0) {
-            o->parent = argv[++i];
-            continue;
-        }
-        if (strcmp(a, "--senders") == 0)
-            target = &o->senders, min = 1, max = 256;
-        else if (strcmp(a, "--window") == 0)
-            target = &o->window, min = 1, max = 100000;
-        else if (strcmp(a, "--seconds") == 0)
-            target = &o->seconds, min = 1, max = 3600;
-        else if (strcmp(a, "--latency-count") == 0)
-            target = &o->latency_count, min = 0, max = 10000000;
-        if (!target) {
-            fprintf(stderr, "bench_intake: unknown option %s\n", a);
-            return -1;
-        }
-        if (util_parse_long(argv[++i], min, max, target) != 0) {
-            fprintf(stderr, "bench_intake: %s must be an integer from %ld to %ld\n", a, min, max);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static void cpu_model(char *out, size_t outlen)
-{
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[512];
-    snprintf(out, outlen, "unknown");
-    while (f && fgets(line, sizeof line, f)) {
-        const char *colon = strchr(line, ':');
-        if (strncmp(line, "model name", 10) == 0 && colon) {
-            snprintf(out, outlen, "%s", colon + 2);
-            out[strcspn(out, "\n")] = '\0';
-            break;
-        }
-    }
-    if (f)
-        fclose(f);
-}
-
-static void problem(json_t *problems, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* A broken run: says so in the output, in order, and in the JSON line. */
-static void problem(json_t *problems, const char *fmt, ...)
-{
-    char text[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    printf("PROBLEM: %s\n", text);
-    json_array_append_new(problems, json_string(text));
+    return parse_long_options("bench_intake", argc, argv, opts, sizeof opts / sizeof opts[0],
+                              &o->parent, &o->keep, usage);
 }
 
 static json_t *fsync_json(const struct fsync_result *fs)
@@ -1233,6 +671,7 @@ int main(int argc, char **argv)
     int started = 0, ran_fsync = 0, ran_tp = 0, ran_lt = 0;
     json_t *problems = json_array();
     json_t *daemon = json_object();
+    json_t *cfg = NULL;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     memset(&h, 0, sizeof h);
@@ -1259,14 +698,10 @@ int main(int argc, char **argv)
            " machine to itself.\n",
            o.senders, ncpu);
 
-    snprintf(h.dir, sizeof h.dir, "%s/ketenhub-bench-XXXXXX", o.parent);
-    if (!mkdtemp(h.dir)) {
-        fprintf(stderr, "bench_intake: cannot create a temp dir under %s: %s\n", o.parent,
-                strerror(errno));
+    if (hub_make_dir(&h, o.parent, err, sizeof err) != 0) {
+        fprintf(stderr, "bench_intake: %s\n", err);
         return 1;
     }
-    snprintf(h.config, sizeof h.config, "%s/ketenhub.json", h.dir);
-    snprintf(h.log, sizeof h.log, "%s/hub.log", h.dir);
     printf("folder: %s (database, fsync probe, hub config, keys and log)\n", h.dir);
 
     /* 1. the disk, in the folder the database will live in */
@@ -1290,11 +725,14 @@ int main(int argc, char **argv)
         problem(problems, "out of memory");
         goto cleanup;
     }
-    if (write_keys(&h, pk, o.senders, err, sizeof err) != 0) {
+    for (long i = 0; i < o.senders; i++)
+        snprintf(pk[i].id, sizeof pk[i].id, "bench-%02ld", i + 1);
+    if (write_keys(&h, pk, o.senders, err, sizeof err) != 0 ||
+        !(cfg = build_config(pk, o.senders, err, sizeof err))) {
         problem(problems, "%s", err);
         goto cleanup;
     }
-    if (hub_start(&h, pk, o.senders, err, sizeof err) != 0) {
+    if (hub_start(&h, cfg, err, sizeof err) != 0) {
         problem(problems, "%s; its stderr:", err);
         print_file(h.log, "  hub: ", 200);
         goto cleanup;
@@ -1351,18 +789,10 @@ cleanup:
         zmq_ctx_term(ctx);
     if (started) {
         /* 5. stop */
-        int status = hub_stop(&h);
         char how[96];
-        if (status < 0)
-            snprintf(how, sizeof how, "did not exit within %d s of SIGTERM: killed",
-                     STOP_TIMEOUT_S);
-        else
-            describe_status(status, how, sizeof how);
-        int clean = status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-        printf("\n[stop] SIGTERM: hub %s\n", how);
-        if (!clean)
-            problem(problems, "hub on SIGTERM: %s, expected exit code 0", how);
-        long stored = stored_events(h.dir);
+        int clean = hub_stop_report(&h, problems, how, sizeof how);
+        /* The hub has stopped: open as it would, to see what it left. */
+        long stored = db_count(h.dir, "SELECT count(*) FROM events", SQLITE_OPEN_READWRITE);
         long accepted = tp.accepted + tp.duplicates + tp.warmup_accepted + lt.accepted +
                         lt.duplicates + lt.warmup_accepted;
         printf("  events stored %ld, accepted replies (incl. warm-up) %ld\n", stored, accepted);
@@ -1396,10 +826,8 @@ cleanup:
                             "fsync", ran_fsync ? fsync_json(&fs) : json_null(), "fsync_overwrite",
                             ran_fsync ? fsync_json(&fs_alt) : json_null(), "throughput", tpj,
                             "latency", ltj, "daemon", daemon, "ok", ok, "problems", problems);
-    char *line = all ? json_dumps(all, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
-    printf("\n%s\n", line ? line : "{\"bench\":\"intake\",\"ok\":false}");
-    free(line);
-    json_decref(all);
+    print_json_line(all, "intake");
+    json_decref(cfg);
     free(pk);
     free(ss);
     return ok ? 0 : 1;

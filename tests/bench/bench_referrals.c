@@ -20,60 +20,29 @@
  * receiver: a missing, extra or resent one makes the run broken (exit 1).
  *
  * Prints figures, not verdicts; the last line is one JSON object. Keys,
- * start and stop of the hub and the percentiles are bench_intake's, copied
- * rather than shared: sharing them would mean reworking bench_intake.c.
+ * start and stop of the hub and the percentiles are shared with bench_intake
+ * (benchutil.h).
  */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <math.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-#include <arpa/inet.h>
-#include <jansson.h>
-#include <sodium.h>
-#include <sqlite3.h>
-#include <zmq.h>
 
-#include "keyfile.h"
+#include "benchutil.h"
 #include "util.h"
 
 #define NRECV 3               /* target partners: one receiver each */
-#define START_TIMEOUT_S 15    /* hub start-up, each attempt */
-#define START_ATTEMPTS 3      /* a picked port may be taken by someone else */
 #define WARMUP_TIMEOUT_S 15   /* first heartbeat echo on a connection (CURVE + ZAP) */
 #define STALL_TIMEOUT_S 10    /* no reply to a signal for this long: the hub stalled */
 #define DELIVERY_STALL_S 20   /* no delivery for this long: longer than the hub's 10 s resend */
 #define FILL_MAX_S 1800       /* bound of phase 2's sending */
 #define SEND_TIMEOUT_MS 10000 /* a blocked zmq_send (receipt, heartbeat) */
-#define STOP_TIMEOUT_S 15     /* SIGTERM to exit */
 #define HEARTBEAT_MS 1000     /* receivers' heartbeat interval */
 #define SHOWN_MAX 3           /* odd frames kept per thread for printing */
-#define LOG_LINES_SHOWN 40
-#define CHUNK_BITS 16  /* the signal table grows by 65536 signals */
-#define CHUNK_MAX 1024 /* ... up to 67 million */
+#define CHUNK_BITS 16         /* the signal table grows by 65536 signals */
+#define CHUNK_MAX 1024        /* ... up to 67 million */
 #define SIGNAL_TYPE "nl.mensenhandel.signalen.signaal-geregistreerd"
 #define OFFER_TYPE "nl.mensenhandel.doorverwijzingen.doorverwijzing-aangeboden"
 #define MARKER "\"omschrijving\":\"bench-signaal "
 #define IDX_DIGITS 12 /* the signal's index: end of its id and end of its marker */
-
-#define NS_PER_S 1000000000LL
-#define NS_PER_MS 1000000.0
 
 static const char *const partner_ids[NRECV + 1] = {"veilig-thuis", "gemeente-enschede",
                                                    "kenniscentrum", "politie"};
@@ -87,237 +56,6 @@ struct options {
     const char *parent;
     int keep;
 };
-
-/* ---- small helpers (as in bench_intake) --------------------------------- */
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-struct samples {
-    int64_t *v;
-    size_t n, cap;
-};
-
-static int samples_add(struct samples *s, int64_t x)
-{
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 4096;
-        int64_t *grown = realloc(s->v, cap * sizeof *grown);
-        if (!grown)
-            return -1;
-        s->v = grown;
-        s->cap = cap;
-    }
-    s->v[s->n++] = x;
-    return 0;
-}
-
-/* Percentiles in milliseconds (nearest rank); zeros when there are no samples. */
-struct dist {
-    size_t n;
-    double p50, p90, p99, p999, max;
-};
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-static double rank(const int64_t *sorted, size_t n, double p)
-{
-    size_t i = (size_t)ceil(p * (double)n);
-    return (double)sorted[(i < 1 ? 1 : i) - 1] / NS_PER_MS;
-}
-
-static struct dist summarise(struct samples *s)
-{
-    struct dist d = {s->n, 0, 0, 0, 0, 0};
-    if (s->n == 0)
-        return d;
-    qsort(s->v, s->n, sizeof *s->v, cmp_i64);
-    d.p50 = rank(s->v, s->n, 0.50);
-    d.p90 = rank(s->v, s->n, 0.90);
-    d.p99 = rank(s->v, s->n, 0.99);
-    d.p999 = rank(s->v, s->n, 0.999);
-    d.max = (double)s->v[s->n - 1] / NS_PER_MS;
-    return d;
-}
-
-static json_t *real3(double x)
-{
-    return json_real(round(x * 1000.0) / 1000.0);
-}
-
-static json_t *dist_json(const struct dist *d)
-{
-    return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o}", "count", (json_int_t)d->n, "p50_ms",
-                     real3(d->p50), "p90_ms", real3(d->p90), "p99_ms", real3(d->p99), "p999_ms",
-                     real3(d->p999), "max_ms", real3(d->max));
-}
-
-/* Removes a folder and everything in it (the bench's own temp dir only). */
-static int rm_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    int rc = 0;
-    if (!d)
-        return -1;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char child[PATH_MAX];
-        struct stat st;
-        if (snprintf(child, sizeof child, "%s/%s", path, e->d_name) >= (int)sizeof child ||
-            lstat(child, &st) != 0) {
-            rc = -1;
-            continue;
-        }
-        if (S_ISDIR(st.st_mode) ? rm_tree(child) : unlink(child))
-            rc = -1;
-    }
-    closedir(d);
-    return rmdir(path) == 0 ? rc : -1;
-}
-
-/* Where `needle` starts in data[0..len), or NULL (memmem is not C11). */
-static const char *find(const char *data, size_t len, const char *needle)
-{
-    size_t nl = strlen(needle);
-    for (size_t i = 0; i + nl <= len; i++)
-        if (data[i] == needle[0] && memcmp(data + i, needle, nl) == 0)
-            return data + i;
-    return NULL;
-}
-
-static void keep_frame(char **shown, int *nshown, const char *data, size_t len)
-{
-    if (*nshown >= SHOWN_MAX)
-        return;
-    size_t n = len < 400 ? len : 400;
-    char *copy = malloc(n + 1);
-    if (copy) {
-        memcpy(copy, data, n);
-        copy[n] = '\0';
-        shown[(*nshown)++] = copy;
-    }
-}
-
-/* ---- the hub ------------------------------------------------------------ */
-
-struct hub {
-    char dir[PATH_MAX];
-    char config[PATH_MAX + 32];
-    char log[PATH_MAX + 32];
-    char hubd[PATH_MAX];
-    char schemas[PATH_MAX];
-    char endpoint[64];
-    char public_z85[KEYFILE_Z85_LEN + 1];
-    char partner_public[NRECV + 1][KEYFILE_Z85_LEN + 1];
-    char partner_secret[NRECV + 1][KEYFILE_Z85_LEN + 1];
-    pid_t pid;
-    int exited; /* reaped: status holds the wait status */
-    int status;
-};
-
-/* ketenhubd next to this program, and the repo's schemas folder above it. */
-static int find_paths(struct hub *h, char *err, size_t errlen)
-{
-    char exe[PATH_MAX], probe[PATH_MAX + 64];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) {
-        set_err(err, errlen, "cannot read /proc/self/exe: %s", strerror(errno));
-        return -1;
-    }
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash)
-        *slash = '\0';
-    if (snprintf(h->hubd, sizeof h->hubd, "%s/ketenhubd", exe) >= (int)sizeof h->hubd ||
-        access(h->hubd, X_OK) != 0) {
-        set_err(err, errlen, "%s is missing (run `make` first)", h->hubd);
-        return -1;
-    }
-    const char *root = getenv("KETENHUB_ROOT");
-    const char *bases[] = {root, "/..", "/../..", "/../../.."};
-    for (size_t i = 0; i < 4; i++) {
-        if (i == 0 && !root)
-            continue;
-        snprintf(probe, sizeof probe, "%s%s/schemas", i ? exe : "", bases[i]);
-        char file[PATH_MAX + 96];
-        snprintf(file, sizeof file, "%s/cloudevent.json", probe);
-        if (access(file, R_OK) == 0 && realpath(probe, h->schemas))
-            return 0;
-    }
-    set_err(err, errlen, "cannot find the schemas folder above %s (set KETENHUB_ROOT)", exe);
-    return -1;
-}
-
-/* A TCP port on 127.0.0.1 that was free a moment ago (connect = 0: bind it). */
-static int tcp_probe(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    socklen_t alen = sizeof a;
-    int rc = -1;
-    if (fd < 0)
-        return -1;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((uint16_t)port);
-    if (port)
-        rc = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    else if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-             getsockname(fd, (struct sockaddr *)&a, &alen) == 0)
-        rc = ntohs(a.sin_port);
-    close(fd);
-    return rc;
-}
-
-static int write_keys(struct hub *h, char *err, size_t errlen)
-{
-    char keys[PATH_MAX + 8], base[PATH_MAX + 64], path[PATH_MAX + 80];
-    char sec[KEYFILE_Z85_LEN + 1] = "";
-    snprintf(keys, sizeof keys, "%s/keys", h->dir);
-    if (mkdir(keys, 0700) != 0) {
-        set_err(err, errlen, "cannot create %s: %s", keys, strerror(errno));
-        return -1;
-    }
-    for (int i = -1; i <= SENDER; i++) {
-        snprintf(base, sizeof base, "%s/%s", keys, i < 0 ? "hub" : partner_ids[i]);
-        snprintf(path, sizeof path, "%s.key", base);
-        if (keyfile_generate(base, err, errlen) != 0 ||
-            keyfile_read_pair(path, i < 0 ? h->public_z85 : h->partner_public[i],
-                              i < 0 ? sec : h->partner_secret[i], err, errlen) != 0)
-            return -1;
-    }
-    sodium_memzero(sec, sizeof sec);
-    return 0;
-}
 
 /* Small profiles, all with `omschrijving` (the marker); routes giving a crisis
  * signal about a minor in GM0153 three referrals, none to politie. Delivery
@@ -342,173 +80,21 @@ static const char config_fixed[] =
     "    \"to\": [{\"municipality_of\": \"/woongemeente\"}]},"
     "   {\"name\": \"coordinator\", \"to\": [{\"role\": \"coordinator\"}]}]}";
 
-static int write_config(struct hub *h, char *err, size_t errlen)
+/* The config but for "listen" and "schemas" (hub_start sets those), with
+ * the partners' public keys; NULL with err filled. The caller owns it. */
+static json_t *build_config(const struct partner_keys *pk, char *err, size_t errlen)
 {
     json_t *cfg = json_loads(config_fixed, 0, NULL), *partners = json_array();
     for (int i = 0; i <= SENDER; i++)
         json_array_append_new(partners,
                               json_pack("{s:s, s:s, s:s}", "id", partner_ids[i], "role",
-                                        partner_roles[i], "public_key", h->partner_public[i]));
-    int rc = -1;
-    if (cfg && json_object_set_new(cfg, "listen", json_string(h->endpoint)) == 0 &&
-        json_object_set_new(cfg, "schemas", json_string(h->schemas)) == 0 &&
-        json_object_set(cfg, "partners", partners) == 0)
-        rc = json_dump_file(cfg, h->config, JSON_INDENT(2));
-    json_decref(partners);
-    json_decref(cfg);
-    if (rc != 0)
-        set_err(err, errlen, "cannot write %s", h->config);
-    return rc;
-}
-
-/* Reaps the hub if it has exited. Returns 1 while it runs. */
-static int hub_running(struct hub *h)
-{
-    if (h->pid <= 0 || h->exited)
-        return 0;
-    int status;
-    if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
-        h->exited = 1;
-        h->status = status;
-        return 0;
+                                        partner_roles[i], "public_key", pk[i].public_z85));
+    if (!cfg || json_object_set_new(cfg, "partners", partners) != 0) {
+        json_decref(cfg);
+        set_err(err, errlen, "cannot build the config");
+        return NULL;
     }
-    return 1;
-}
-
-static void describe_status(int status, char *out, size_t outlen)
-{
-    if (WIFEXITED(status))
-        snprintf(out, outlen, "exit code %d", WEXITSTATUS(status));
-    else if (WIFSIGNALED(status))
-        snprintf(out, outlen, "killed by signal %d (%s)", WTERMSIG(status),
-                 strsignal(WTERMSIG(status)));
-    else
-        snprintf(out, outlen, "wait status %d", status);
-}
-
-static int print_file(const char *path, const char *prefix, int max_lines)
-{
-    FILE *f = fopen(path, "r");
-    char line[2048];
-    int total = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (total++ < max_lines)
-            printf("%s%s%s", prefix, line, strchr(line, '\n') ? "" : "\n");
-    if (total > max_lines)
-        printf("%s... %d more lines in %s\n", prefix, total - max_lines, path);
-    if (f)
-        fclose(f);
-    return total;
-}
-
-/* Starts ketenhubd on a free port and waits until it accepts connections. */
-static int hub_start(struct hub *h, char *err, size_t errlen)
-{
-    for (int attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
-        int port = tcp_probe(0);
-        if (port <= 0) {
-            set_err(err, errlen, "cannot find a free port: %s", strerror(errno));
-            return -1;
-        }
-        snprintf(h->endpoint, sizeof h->endpoint, "tcp://127.0.0.1:%d", port);
-        if (write_config(h, err, errlen) != 0)
-            return -1;
-        fflush(stdout);
-        h->exited = 0;
-        h->pid = fork();
-        if (h->pid < 0) {
-            set_err(err, errlen, "fork: %s", strerror(errno));
-            return -1;
-        }
-        if (h->pid == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive a crashed bench */
-            int logfd = open(h->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-            int nullfd = open("/dev/null", O_RDONLY);
-            if (logfd < 0 || nullfd < 0 || dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 ||
-                dup2(logfd, 2) < 0)
-                _exit(126);
-            execl(h->hubd, h->hubd, "--config", h->config, (char *)NULL);
-            _exit(127);
-        }
-        int64_t deadline = now_ns() + (int64_t)START_TIMEOUT_S * NS_PER_S;
-        while (now_ns() < deadline && hub_running(h)) {
-            if (tcp_probe(port) == 1)
-                return 0;
-            sleep_ms(20);
-        }
-        if (hub_running(h)) {
-            kill(h->pid, SIGKILL);
-            waitpid(h->pid, &h->status, 0);
-            h->exited = 1;
-            set_err(err, errlen, "ketenhubd did not listen on %s within %d s", h->endpoint,
-                    START_TIMEOUT_S);
-            return -1;
-        }
-        char how[96], line[2048];
-        describe_status(h->status, how, sizeof how);
-        set_err(err, errlen, "ketenhubd exited during start-up (%s)", how);
-        FILE *f = fopen(h->log, "r"); /* only a lost race for the port is worth a retry */
-        int port_taken = 0;
-        while (f && fgets(line, sizeof line, f))
-            port_taken |= strstr(line, "cannot listen") != NULL;
-        if (f)
-            fclose(f);
-        if (!port_taken)
-            return -1;
-    }
-    return -1;
-}
-
-/* SIGTERM, then waits. Returns the wait status, or -1 if it had to be killed. */
-static int hub_stop(struct hub *h)
-{
-    if (hub_running(h)) {
-        kill(h->pid, SIGTERM);
-        int64_t deadline = now_ns() + (int64_t)STOP_TIMEOUT_S * NS_PER_S;
-        while (hub_running(h) && now_ns() < deadline)
-            sleep_ms(10);
-        if (hub_running(h)) {
-            kill(h->pid, SIGKILL);
-            waitpid(h->pid, &h->status, 0);
-            h->exited = 1;
-            return -1;
-        }
-    }
-    return h->exited ? h->status : -1;
-}
-
-/* utime + stime of a process in seconds, from /proc/<pid>/stat; -1 if unknown. */
-static double proc_cpu_s(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')'); /* the name may hold spaces */
-    if (!p)
-        return -1;
-    p++;
-    for (int field = 0; field < 11; field++) { /* state, then ten fields */
-        while (*p == ' ')
-            p++;
-        while (*p && *p != ' ')
-            p++;
-    }
-    char *end;
-    unsigned long long ut = strtoull(p, &end, 10), st = strtoull(end, &end, 10);
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static double self_cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    return cfg;
 }
 
 /* A "VmRSS:" or "VmHWM:" line of /proc/<pid>/status, in KiB; -1 if unknown. */
@@ -524,23 +110,6 @@ static long proc_status_kib(pid_t pid, const char *key)
     if (f)
         fclose(f);
     return kib;
-}
-
-/* One count(*) from the hub's database (it may be running: WAL lets us read). */
-static long db_count(const char *dir, const char *sql)
-{
-    char path[PATH_MAX + 16];
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    long n = -1;
-    snprintf(path, sizeof path, "%s/hub.db", dir);
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_busy_timeout(db, 5000) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        n = (long)sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
 }
 
 /* ---- signals: what was sent when, and what arrived where ---------------- */
@@ -612,27 +181,13 @@ static void put_idx(char *at, long idx)
 struct peers {
     void *ctx;
     const struct hub *hub;
+    const struct partner_keys *keys; /* by index in partner_ids */
     struct table *table;
 };
 
 static void *client_socket(const struct peers *pe, int partner, int hwm, char *err, size_t errlen)
 {
-    void *sock = zmq_socket(pe->ctx, ZMQ_DEALER);
-    int zero = 0, sndtimeo = SEND_TIMEOUT_MS;
-    if (!sock || zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, pe->hub->public_z85, 40) != 0 ||
-        zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, pe->hub->partner_public[partner], 40) != 0 ||
-        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, pe->hub->partner_secret[partner], 40) != 0 ||
-        zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
-        zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
-        zmq_setsockopt(sock, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo) != 0 ||
-        zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
-        zmq_connect(sock, pe->hub->endpoint) != 0) {
-        set_err(err, errlen, "cannot set up the DEALER: %s", zmq_strerror(errno));
-        if (sock)
-            zmq_close(sock);
-        return NULL;
-    }
-    return sock;
+    return curve_dealer(pe->ctx, pe->hub, &pe->keys[partner], hwm, SEND_TIMEOUT_MS, err, errlen);
 }
 
 static int send_heartbeat(void *sock, long n)
@@ -690,7 +245,7 @@ static void take_delivery(struct receiver *r, void *sock, const char *data, size
     const char *id_end = id ? memchr(id + 6, '"', len - (size_t)(id + 6 - data)) : NULL;
     if (!id_end || id_end - (id + 6) > 64 || !find(data, len, "\"type\":\"" OFFER_TYPE "\"")) {
         r->unknown++;
-        keep_frame(r->shown, &r->nshown, data, len);
+        keep_frame(r->shown, &r->nshown, SHOWN_MAX, 400, data, len);
         return;
     }
     id += 6;
@@ -703,7 +258,7 @@ static void take_delivery(struct receiver *r, void *sock, const char *data, size
     snprintf(rule, sizeof rule, "\"regel\":\"%s\"", rules[r->slot]);
     if (!find(data, len, rule)) {
         r->wrong_rule++;
-        keep_frame(r->shown, &r->nshown, data, len);
+        keep_frame(r->shown, &r->nshown, SHOWN_MAX, 400, data, len);
     }
     size_t after = marker ? len - (size_t)(marker - data) : 0;
     long idx = after > sizeof MARKER - 1 + IDX_DIGITS
@@ -712,7 +267,7 @@ static void take_delivery(struct receiver *r, void *sock, const char *data, size
     struct sig *s = sig_at(r->pe->table, idx);
     if (!s) {
         r->unknown++;
-        keep_frame(r->shown, &r->nshown, data, len);
+        keep_frame(r->shown, &r->nshown, SHOWN_MAX, 400, data, len);
         return;
     }
     size_t idlen = (size_t)(id_end - id) < 16 ? (size_t)(id_end - id) : 16;
@@ -733,7 +288,7 @@ static void take_delivery(struct receiver *r, void *sock, const char *data, size
         r->resent++; /* the same delivery again: its receipt was not in time */
     else
         r->extra++; /* a second referral for one signal and partner */
-    keep_frame(r->shown, &r->nshown, data, len);
+    keep_frame(r->shown, &r->nshown, SHOWN_MAX, 400, data, len);
 }
 
 static void *receiver_main(void *arg)
@@ -784,7 +339,7 @@ static void *receiver_main(void *arg)
                 take_delivery(r, sock, data, len, now_ns());
             } else {
                 r->other_frames++; /* e.g. a rejected receipt */
-                keep_frame(r->shown, &r->nshown, data, len);
+                keep_frame(r->shown, &r->nshown, SHOWN_MAX, 400, data, len);
             }
         }
         zmq_msg_close(&m);
@@ -850,17 +405,17 @@ static void take_reply(struct sender *s, const char *data, size_t len, int64_t t
     struct sig *sg = idx >= s->first && idx < s->first + s->sent ? sig_at(s->pe->table, idx) : NULL;
     if (!sg || sg->accepted) {
         s->odd_replies++;
-        keep_frame(s->shown, &s->nshown, data, len);
+        keep_frame(s->shown, &s->nshown, SHOWN_MAX, 400, data, len);
         return;
     }
     sg->accepted = 1;
     if (memcmp(data + 44, post, 21) != 0) {
         sg->accepted = 2; /* answered, not accepted */
         s->rejected++;
-        keep_frame(s->shown, &s->nshown, data, len);
+        keep_frame(s->shown, &s->nshown, SHOWN_MAX, 400, data, len);
     } else if (find(data + 65, len - 65, "\"duplicate\"")) {
         s->duplicates++; /* every id is new: a duplicate is a hub bug */
-        keep_frame(s->shown, &s->nshown, data, len);
+        keep_frame(s->shown, &s->nshown, SHOWN_MAX, 400, data, len);
     } else {
         s->accepted++;
         if (samples_add(&s->ack, t - sg->sent_ns) != 0)
@@ -1075,20 +630,6 @@ static void tally(struct table *t, long first, long n, struct receiver *rs, stru
     free(late.v);
 }
 
-static void problem(json_t *problems, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* A broken run: says so in the output, in order, and in the JSON line. */
-static void problem(json_t *problems, const char *fmt, ...)
-{
-    char text[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    printf("PROBLEM: %s\n", text);
-    json_array_append_new(problems, json_string(text));
-}
-
 /* Prints and frees what a thread kept; flags its failure as a problem. */
 static void report_thread(const char *who, int failed, const char *error, char **shown, int nshown,
                           json_t *problems)
@@ -1189,64 +730,16 @@ static void usage(FILE *f)
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
+    const struct long_option opts[] = {{"--window", &o->window, 1, 100000},
+                                       {"--seconds", &o->seconds, 1, 3600},
+                                       {"--open", &o->open, 0, 30000000}};
     o->window = 64;
     o->seconds = 5;
     o->open = 100000;
     o->parent = "/tmp";
     o->keep = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        long *target = NULL, min = 0, max = 0;
-        if (strcmp(a, "--keep") == 0) {
-            o->keep = 1;
-            continue;
-        }
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            exit(0);
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "bench_referrals: %s needs a value\n", a);
-            return -1;
-        }
-        if (strcmp(a, "--dir") == 0) {
-            o->parent = argv[++i];
-            continue;
-        }
-        if (strcmp(a, "--window") == 0)
-            target = &o->window, min = 1, max = 100000;
-        else if (strcmp(a, "--seconds") == 0)
-            target = &o->seconds, min = 1, max = 3600;
-        else if (strcmp(a, "--open") == 0)
-            target = &o->open, min = 0, max = 30000000;
-        if (!target) {
-            fprintf(stderr, "bench_referrals: unknown option %s\n", a);
-            return -1;
-        }
-        if (util_parse_long(argv[++i], min, max, target) != 0) {
-            fprintf(stderr, "bench_referrals: %s must be an integer from %ld to %ld\n", a, min,
-                    max);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static void cpu_model(char *out, size_t outlen)
-{
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[512];
-    snprintf(out, outlen, "unknown");
-    while (f && fgets(line, sizeof line, f)) {
-        const char *colon = strchr(line, ':');
-        if (strncmp(line, "model name", 10) == 0 && colon) {
-            snprintf(out, outlen, "%s", colon + 2);
-            out[strcspn(out, "\n")] = '\0';
-            break;
-        }
-    }
-    if (f)
-        fclose(f);
+    return parse_long_options("bench_referrals", argc, argv, opts, sizeof opts / sizeof opts[0],
+                              &o->parent, &o->keep, usage);
 }
 
 static void cpu_line(const char *what, double hub_s, double bench_s, double wall_s)
@@ -1260,6 +753,7 @@ static void cpu_line(const char *what, double hub_s, double bench_s, double wall
 struct bench {
     struct options o;
     struct hub h;
+    struct partner_keys keys[NRECV + 1]; /* by index in partner_ids */
     struct table *table;
     struct peers pe;
     json_t *problems;
@@ -1380,7 +874,8 @@ static json_t *phase_open(struct bench *b, long first, struct sender *fill, json
     report_thread("politie", fill->failed, fill->error, fill->shown, fill->nshown, b->problems);
     double fill_s = (double)(fill->last_reply_ns - fill->t0_ns) / NS_PER_S;
     long rss = proc_status_kib(b->h.pid, "VmRSS:"), hwm = proc_status_kib(b->h.pid, "VmHWM:");
-    long pending = db_count(b->h.dir, "SELECT count(*) FROM deliveries WHERE state = 'pending'");
+    long pending = db_count(b->h.dir, "SELECT count(*) FROM deliveries WHERE state = 'pending'",
+                            SQLITE_OPEN_READONLY);
     printf("  accepted %ld of %ld in %.2f s = %.0f signals/s (%.0f referrals/s stored);"
            " rejected %ld, duplicate %ld, odd %ld, unanswered %ld\n",
            fill->accepted, fill->sent, fill_s, fill_s > 0 ? (double)fill->accepted / fill_s : 0,
@@ -1433,22 +928,16 @@ static json_t *phase_open(struct bench *b, long first, struct sender *fill, json
 /* 3. SIGTERM, exit 0, and what the store holds against what was accepted. */
 static json_t *phase_stop(struct bench *b, long signals)
 {
-    int status = hub_stop(&b->h);
     char how[96];
-    if (status < 0)
-        snprintf(how, sizeof how, "did not exit within %d s of SIGTERM: killed", STOP_TIMEOUT_S);
-    else
-        describe_status(status, how, sizeof how);
-    int clean = status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    printf("\n[stop] SIGTERM: hub %s\n", how);
-    if (!clean)
-        problem(b->problems, "hub on SIGTERM: %s, expected exit code 0", how);
+    int clean = hub_stop_report(&b->h, b->problems, how, sizeof how);
     const char *dir = b->h.dir;
-    long events = db_count(dir, "SELECT count(*) FROM events");
-    long refs = db_count(dir, "SELECT count(*) FROM referrals");
-    long dels = db_count(dir, "SELECT count(*) FROM deliveries");
-    long conf = db_count(dir, "SELECT count(*) FROM deliveries WHERE state = 'confirmed'");
-    long dead = db_count(dir, "SELECT count(*) FROM deliveries WHERE state = 'dead'");
+    long events = db_count(dir, "SELECT count(*) FROM events", SQLITE_OPEN_READONLY);
+    long refs = db_count(dir, "SELECT count(*) FROM referrals", SQLITE_OPEN_READONLY);
+    long dels = db_count(dir, "SELECT count(*) FROM deliveries", SQLITE_OPEN_READONLY);
+    long conf = db_count(dir, "SELECT count(*) FROM deliveries WHERE state = 'confirmed'",
+                         SQLITE_OPEN_READONLY);
+    long dead =
+        db_count(dir, "SELECT count(*) FROM deliveries WHERE state = 'dead'", SQLITE_OPEN_READONLY);
     printf("  stored: %ld events, %ld referrals, %ld deliveries (%ld confirmed, %ld dead);"
            " accepted signals %ld x %d = %ld\n",
            events, refs, dels, conf, dead, signals, NRECV, signals * NRECV);
@@ -1480,6 +969,7 @@ int main(int argc, char **argv)
     void *ctx = NULL;
     int started = 0;
     json_t *j1 = json_null(), *j2 = json_null(), *daemon = json_null(), *mem = json_object();
+    json_t *cfg = NULL;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     memset(&b, 0, sizeof b);
@@ -1502,14 +992,10 @@ int main(int argc, char **argv)
            " bench (1 sender + %d receiver threads + ZeroMQ I/O thread) share these %ld CPUs;"
            " the hub does not have the machine to itself.\n",
            NRECV, ncpu);
-    snprintf(b.h.dir, sizeof b.h.dir, "%s/ketenhub-bench-XXXXXX", b.o.parent);
-    if (!mkdtemp(b.h.dir)) {
-        fprintf(stderr, "bench_referrals: cannot create a temp dir under %s: %s\n", b.o.parent,
-                strerror(errno));
+    if (hub_make_dir(&b.h, b.o.parent, err, sizeof err) != 0) {
+        fprintf(stderr, "bench_referrals: %s\n", err);
         return 1;
     }
-    snprintf(b.h.config, sizeof b.h.config, "%s/ketenhub.json", b.h.dir);
-    snprintf(b.h.log, sizeof b.h.log, "%s/hub.log", b.h.dir);
     printf("folder: %s (hub config, keys, database and log)\n", b.h.dir);
 
     b.table = calloc(1, sizeof *b.table);
@@ -1518,12 +1004,15 @@ int main(int argc, char **argv)
         problem(b.problems, "out of memory");
         goto cleanup;
     }
-    b.pe = (struct peers){ctx, &b.h, b.table};
-    if (write_keys(&b.h, err, sizeof err) != 0) {
+    b.pe = (struct peers){ctx, &b.h, b.keys, b.table};
+    for (int i = 0; i <= SENDER; i++)
+        snprintf(b.keys[i].id, sizeof b.keys[i].id, "%s", partner_ids[i]);
+    if (write_keys(&b.h, b.keys, NRECV + 1, err, sizeof err) != 0 ||
+        !(cfg = build_config(b.keys, err, sizeof err))) {
         problem(b.problems, "%s", err);
         goto cleanup;
     }
-    if (hub_start(&b.h, err, sizeof err) != 0) {
+    if (hub_start(&b.h, cfg, err, sizeof err) != 0) {
         problem(b.problems, "%s; its log:", err);
         print_file(b.h.log, "  hub: ", 200);
         goto cleanup;
@@ -1562,10 +1051,8 @@ cleanup:
                   "referrals", "date", date, "machine", "nproc", (json_int_t)ncpu, "cpu", cpu,
                   "dir", b.h.dir, "signal_bytes", (json_int_t)tp.signal_bytes, "throughput", j1,
                   "open", j2, "memory", mem, "daemon", daemon, "ok", ok, "problems", b.problems);
-    char *line = all ? json_dumps(all, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
-    printf("\n%s\n", line ? line : "{\"bench\":\"referrals\",\"ok\":false}");
-    free(line);
-    json_decref(all);
+    print_json_line(all, "referrals");
+    json_decref(cfg);
     for (long c = 0; b.table && c < CHUNK_MAX; c++)
         free(atomic_load(&b.table->chunk[c]));
     free(b.table);
