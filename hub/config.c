@@ -124,7 +124,7 @@ static const char *json_type_name(const json_t *v)
     }
 }
 
-static int valid_partner_id(const char *s)
+int config_valid_id(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n > 64)
@@ -174,7 +174,7 @@ static void load_partners(struct config *cfg, const json_t *arr, struct config_p
         const json_t *role = json_object_get(o, "role");
         const json_t *key = json_object_get(o, "public_key");
         int ok = 1;
-        if (!json_is_string(id) || !valid_partner_id(json_string_value(id))) {
+        if (!json_is_string(id) || !config_valid_id(json_string_value(id))) {
             config_problem(
                 p, "/partners/%zu/id: %s", i,
                 id ? "must be 1-64 characters a-z 0-9 - _ . starting with a letter or digit"

@@ -107,6 +107,10 @@ void config_problems_free(char **problems, size_t n);
 /* The partner with this id, or NULL. The config owns it. */
 const struct partner *config_partner(const struct config *cfg, const char *id);
 
+/* 1 if `s` is a valid partner or officer id: 1-64 characters a-z 0-9 - _ .,
+ * starting with a letter or digit. */
+int config_valid_id(const char *s);
+
 /* The policy with this name, or NULL. The config owns it. */
 const struct policy *config_policy(const struct config *cfg, const char *name);
 

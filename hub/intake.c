@@ -370,7 +370,7 @@ const struct partner *const *intake_touched(const struct intake *in, size_t *n)
  * stored (reply and audit filled in), 1 when refused (errors added), -1 on a
  * store error. */
 static int store_new(struct intake *in, struct intake_msg *m, const struct store_event *ev,
-                     const char *received, int64_t now_ms, int64_t *seq, const char **reason)
+                     const char *received, int64_t *seq, const char **reason)
 {
     struct intake_check *c = &m->check;
     enum event_type type;
@@ -429,8 +429,7 @@ int intake_store(struct intake *in, struct intake_msg *msgs, size_t n)
 {
     char received[UTIL_TIME_LEN];
     int rc = 0;
-    int64_t now_ms = util_wall_ms();
-    util_time_format(now_ms, received);
+    util_time_now(received);
     in->ntouched = 0;
 
     if (store_begin(in->st) != 0)
@@ -464,8 +463,7 @@ int intake_store(struct intake *in, struct intake_msg *msgs, size_t n)
             int64_t seq = 0;
             int found = store_find_event(in->st, &ev, &seq);
             int same = found == 1 ? same_as_stored(in, seq, &msgs[i], c->event) : 1;
-            int stored =
-                found == 0 ? store_new(in, &msgs[i], &ev, received, now_ms, &seq, &reason) : 0;
+            int stored = found == 0 ? store_new(in, &msgs[i], &ev, received, &seq, &reason) : 0;
             if (found < 0 || same < 0 || stored < 0)
                 goto store_failed;
             if (!same) {

@@ -119,22 +119,6 @@ static void unknown_keys(struct load *L, const json_t *o, const char *where,
     }
 }
 
-/* Same rule as partner ids (config.c): the two name the same kind of thing. */
-static int valid_id(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 64)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                 (i > 0 && (c == '-' || c == '_' || c == '.'));
-        if (!ok)
-            return 0;
-    }
-    return 1;
-}
-
 /* o[key] as text of 1..max bytes without control characters; NULL when it
  * is absent (a problem if required) or not such text (a problem). */
 static const char *text_field(struct load *L, const json_t *o, const char *key, const char *where,
@@ -349,7 +333,7 @@ static void load_officers(struct config *cfg, const json_t *arr, struct load *L)
         int id_ok = 0;
         if (!idv)
             problem(L, "%s/id: required key is missing", where);
-        else if (!id || !valid_id(id))
+        else if (!id || !config_valid_id(id))
             problem(L,
                     "%s/id: must be 1-64 characters a-z 0-9 - _ . starting with a letter or "
                     "digit",

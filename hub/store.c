@@ -43,8 +43,7 @@ struct store {
     sqlite3_stmt *begin, *commit, *rollback;
     sqlite3_stmt *event_key_columns, *insert_event, *insert_key, *insert_audit;
     sqlite3_stmt *insert_referral, *get_referral, *update_referral, *insert_history;
-    sqlite3_stmt *insert_delivery, *pending_deliveries, *confirm_delivery, *attempt_delivery,
-        *dead_delivery;
+    sqlite3_stmt *insert_delivery, *pending_deliveries, *confirm_delivery, *dead_delivery;
     uint8_t hash_key[crypto_shorthash_KEYBYTES];
     struct keymap *keys;
     struct pending_key {
@@ -416,9 +415,6 @@ static struct store *open_common(const char *path, int readonly, char *err, size
                 "UPDATE deliveries SET state = 'confirmed', confirmed = ?3 "
                 "WHERE event_id = ?1 AND partner = ?2 AND state = 'pending'",
                 err, errlen) ||
-        prepare(st, &st->attempt_delivery,
-                "UPDATE deliveries SET attempts = attempts + 1, last_attempt = ?2 WHERE seq = ?1",
-                err, errlen) ||
         prepare(st, &st->dead_delivery,
                 "UPDATE deliveries SET state = 'dead', dead_reason = ?2, last_attempt = ?3, "
                 "attempts = ?4 WHERE seq = ?1 AND state = 'pending'",
@@ -463,7 +459,6 @@ void store_close(struct store **self_p)
     sqlite3_finalize(st->insert_delivery);
     sqlite3_finalize(st->pending_deliveries);
     sqlite3_finalize(st->confirm_delivery);
-    sqlite3_finalize(st->attempt_delivery);
     sqlite3_finalize(st->dead_delivery);
     sqlite3_finalize(st->insert_key);
     keymap_free(&st->keys);
@@ -735,14 +730,6 @@ int store_confirm_delivery(struct store *st, const char *event_id, const char *p
     if (step_done(s) != 0)
         return -1;
     return sqlite3_changes(st->db) == 1;
-}
-
-int store_delivery_attempted(struct store *st, int64_t seq, const char *time)
-{
-    sqlite3_stmt *s = st->attempt_delivery;
-    sqlite3_bind_int64(s, 1, seq);
-    bind_text(s, 2, time);
-    return step_done(s);
 }
 
 int store_dead_letter(struct store *st, int64_t seq, int attempts, const char *reason,

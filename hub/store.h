@@ -142,9 +142,6 @@ int store_pending_deliveries(struct store *st, const char *partner, int64_t afte
 int store_confirm_delivery(struct store *st, const char *event_id, const char *partner,
                            const char *time);
 
-/* Counts one more attempt of delivery `seq`. 0 or -1. */
-int store_delivery_attempted(struct store *st, int64_t seq, const char *time);
-
 /* Dead-letters a pending delivery after `attempts` sends without a receipt
  * (it is not sent again until replayed with ketenctl). 0 or -1. */
 int store_dead_letter(struct store *st, int64_t seq, int attempts, const char *reason,

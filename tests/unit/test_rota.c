@@ -22,6 +22,7 @@
 #include "config.h"
 #include "keyfile.h"
 #include "rota.h"
+#include "testconfig.h"
 #include "testutil.h"
 
 static char dir[128];
@@ -933,35 +934,9 @@ static void the_report_has_the_duty_the_fallback_and_the_next_changes(void)
     config_free(&cfg);
 }
 
-/* config/ketenhub.example.json with its paths pointed into the test folder. */
-static struct config *load_example(void)
-{
-    char path[1400], out[256], **p = NULL;
-    size_t n = 0;
-    snprintf(path, sizeof path, "%s/config/ketenhub.example.json", root);
-    json_error_t jerr;
-    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (!doc) {
-        fprintf(stderr, "  %s: %s\n", path, jerr.text);
-        return NULL;
-    }
-    json_object_set_new(doc, "database", json_string("hub.db"));
-    json_object_set_new(doc, "schemas", json_string(schemas));
-    json_object_set_new(doc, "server_key", json_string("hub.key"));
-    snprintf(out, sizeof out, "%s/example.json", dir);
-    int rc = json_dump_file(doc, out, JSON_INDENT(2));
-    json_decref(doc);
-    if (rc != 0)
-        return NULL;
-    struct config *cfg = config_load(out, &p, &n);
-    dump(p, n);
-    config_problems_free(p, n);
-    return cfg;
-}
-
 static void the_example_rota_covers_the_week_and_christmas(void)
 {
-    struct config *cfg = load_example();
+    struct config *cfg = tc_load_example(root, schemas, dir);
     CHECK(cfg != NULL);
     if (!cfg)
         return;

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "keyfile.h"
 #include "route.h"
+#include "testconfig.h"
 #include "testutil.h"
 
 static char dir[128];
@@ -930,33 +931,6 @@ static void no_more_hits_than_the_caller_has_room_for(void)
 
 /* ---- the example config for Twente (config/ketenhub.example.json) ---- */
 
-/* The example config with its paths pointed into the test folder; its
- * placeholder partner keys are valid Z85 and stay as they are. */
-static struct config *load_example(void)
-{
-    char path[1400], out[256], **p = NULL;
-    size_t n = 0;
-    snprintf(path, sizeof path, "%s/config/ketenhub.example.json", root);
-    json_error_t jerr;
-    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (!doc) {
-        fprintf(stderr, "  %s: %s\n", path, jerr.text);
-        return NULL;
-    }
-    json_object_set_new(doc, "database", json_string("hub.db"));
-    json_object_set_new(doc, "schemas", json_string(schemas));
-    json_object_set_new(doc, "server_key", json_string("hub.key"));
-    snprintf(out, sizeof out, "%s/example.json", dir);
-    int rc = json_dump_file(doc, out, JSON_INDENT(2));
-    json_decref(doc);
-    if (rc != 0)
-        return NULL;
-    struct config *cfg = config_load(out, &p, &n);
-    dump(p, n);
-    config_problems_free(p, n);
-    return cfg;
-}
-
 static int profile_has(const struct config *cfg, enum role role, const char *field)
 {
     for (size_t i = 0; i < cfg->nprofile[role]; i++)
@@ -967,7 +941,7 @@ static int profile_has(const struct config *cfg, enum role role, const char *fie
 
 static void example_config_routes_a_crisis_about_a_minor_in_enschede(void)
 {
-    struct config *cfg = load_example();
+    struct config *cfg = tc_load_example(root, schemas, dir);
     CHECK(cfg != NULL);
     if (!cfg)
         return;
@@ -984,7 +958,7 @@ static void example_config_routes_a_crisis_about_a_minor_in_enschede(void)
 
 static void example_config_routes_labour_in_hengelo_and_an_unknown_abode(void)
 {
-    struct config *cfg = load_example();
+    struct config *cfg = tc_load_example(root, schemas, dir);
     CHECK(cfg != NULL);
     if (!cfg)
         return;
@@ -1015,7 +989,7 @@ static void example_config_routes_labour_in_hengelo_and_an_unknown_abode(void)
 
 static void example_profiles_keep_free_text_from_comensha(void)
 {
-    struct config *cfg = load_example();
+    struct config *cfg = tc_load_example(root, schemas, dir);
     CHECK(cfg != NULL);
     if (!cfg)
         return;

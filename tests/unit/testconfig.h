@@ -1,0 +1,43 @@
+/*
+ * testconfig.h - loading config/ketenhub.example.json in a unit test, with
+ * its paths pointed into the test's own folder. Header-only, like testutil.h;
+ * for the runners that link the hub's config module.
+ */
+#ifndef TESTCONFIG_H
+#define TESTCONFIG_H
+
+#include <stdio.h>
+#include <jansson.h>
+
+#include "config.h"
+
+/* Loads <root>/config/ketenhub.example.json with database, schemas and
+ * server_key replaced (server key: <dir>/hub.key, which the caller made).
+ * Prints any config problem. Returns the config (caller frees), or NULL. */
+static inline struct config *tc_load_example(const char *root, const char *schemas, const char *dir)
+{
+    char path[1400], out[256], **p = NULL;
+    size_t n = 0;
+    snprintf(path, sizeof path, "%s/config/ketenhub.example.json", root);
+    json_error_t jerr;
+    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc) {
+        fprintf(stderr, "  %s: %s\n", path, jerr.text);
+        return NULL;
+    }
+    json_object_set_new(doc, "database", json_string("hub.db"));
+    json_object_set_new(doc, "schemas", json_string(schemas));
+    json_object_set_new(doc, "server_key", json_string("hub.key"));
+    snprintf(out, sizeof out, "%s/example.json", dir);
+    int rc = json_dump_file(doc, out, JSON_INDENT(2));
+    json_decref(doc);
+    if (rc != 0)
+        return NULL;
+    struct config *cfg = config_load(out, &p, &n);
+    for (size_t i = 0; i < n; i++)
+        fprintf(stderr, "  problem: %s\n", p[i]);
+    config_problems_free(p, n);
+    return cfg;
+}
+
+#endif
