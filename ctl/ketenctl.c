@@ -24,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <zmq.h>
@@ -52,6 +54,8 @@ static void usage(FILE *out)
         "       ketenctl --config FILE deadletters [--json]\n"
         "       ketenctl --config FILE replay (SEQ... | --all) --by NAME\n"
         "       ketenctl --config FILE oncall [--at TIME] [--json]\n"
+        "       ketenctl --config FILE escalations [--open] [--json]\n"
+        "       ketenctl --config FILE ack ESCALATION_ID --by OFFICER [--note TEXT] [--json]\n"
         "       ketenctl send --hub ENDPOINT --hub-key HUB.pub --key PARTNER.key\n"
         "                     [--timeout SECONDS] EVENT.json...\n"
         "       ketenctl receive --hub ENDPOINT --hub-key HUB.pub --key PARTNER.key\n"
@@ -67,6 +71,10 @@ static void usage(FILE *out)
         "             audited as admin:NAME; the running hub sends them again by itself\n"
         "oncall       the duty officer at TIME (RFC 3339 with offset, or now: the default),\n"
         "             why, since and until when, the fallback and the next three changes\n"
+        "escalations  escalations of missed deadlines, newest first; --open: only those\n"
+        "             waiting for an acknowledgement\n"
+        "ack          acknowledges an escalation through the running hub (its admin\n"
+        "             socket): stops the repeats; OFFICER is an officer id\n"
         "send         sends each event file (\"-\" = stdin) over CURVE, prints each reply\n"
         "             as one JSON line; exits 0 only if every event was accepted\n"
         "receive      takes deliveries as the partner: prints each as one JSON line and\n"
@@ -647,6 +655,155 @@ done:
     return rc;
 }
 
+/* `ketenctl escalations [--open] [--json]`. */
+static int cmd_escalations(const char *config_path, int argc, char **argv)
+{
+    int open_only = 0, as_json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--open") == 0)
+            open_only = 1;
+        else if (strcmp(argv[i], "--json") == 0)
+            as_json = 1;
+        else
+            return usage_error("escalations", "unknown argument \"%s\"", argv[i]);
+    }
+    if (!config_path)
+        return usage_error("escalations", "%s", "--config FILE is required");
+    char err[1024];
+    char *db = database_path("escalations", config_path);
+    if (!db)
+        return 1;
+    int rc = escalations_list(db, open_only, as_json, err, sizeof err);
+    if (rc != 0)
+        fprintf(stderr, "ketenctl escalations: %s\n", err);
+    free(db);
+    return rc == 0 ? 0 : 1;
+}
+
+#define ADMIN_TIMEOUT_MS 10000
+
+/* Sends one request to the hub's admin socket; returns the reply (caller
+ * frees) or NULL with err filled. */
+static json_t *admin_request(const char *socket_path, const json_t *req, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(socket_path, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+        snprintf(err, errlen, "no admin socket at %s: is ketenhubd running with this config?",
+                 socket_path);
+        return NULL;
+    }
+    if (access(socket_path, R_OK | W_OK) != 0) {
+        snprintf(err, errlen,
+                 "may not use the admin socket %s (%s): run ketenctl as the hub's user",
+                 socket_path, strerror(errno));
+        return NULL;
+    }
+    char *text = json_dumps(req, JSON_COMPACT);
+    void *ctx = zmq_ctx_new();
+    void *sock = ctx ? zmq_socket(ctx, ZMQ_DEALER) : NULL;
+    json_t *reply = NULL;
+    char endpoint[160];
+    snprintf(endpoint, sizeof endpoint, "ipc://%s", socket_path);
+    int linger = 0;
+    if (!text || !sock || zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+        zmq_connect(sock, endpoint) != 0 || zmq_send(sock, text, strlen(text), 0) < 0) {
+        snprintf(err, errlen, "cannot reach the hub at %s: %s", socket_path, zmq_strerror(errno));
+        goto done;
+    }
+    zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&item, 1, ADMIN_TIMEOUT_MS) != 1) {
+        snprintf(err, errlen, "no answer from the hub at %s within %d s", socket_path,
+                 ADMIN_TIMEOUT_MS / 1000);
+        goto done;
+    }
+    char buf[16384];
+    int n = zmq_recv(sock, buf, sizeof buf, 0);
+    json_error_t jerr;
+    reply = n > 0 && n <= (int)sizeof buf ? json_loadb(buf, (size_t)n, 0, &jerr) : NULL;
+    if (!json_is_object(reply)) {
+        snprintf(err, errlen, "the hub's answer is not a JSON object");
+        json_decref(reply);
+        reply = NULL;
+    }
+done:
+    free(text);
+    if (sock)
+        zmq_close(sock);
+    if (ctx)
+        zmq_ctx_term(ctx);
+    return reply;
+}
+
+/* `ketenctl ack ESCALATION_ID --by OFFICER [--note TEXT] [--json]`. */
+static int cmd_ack(const char *config_path, int argc, char **argv)
+{
+    const char *by = NULL, *note = NULL;
+    long id = 0;
+    int as_json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            as_json = 1;
+        } else if (strcmp(argv[i], "--by") == 0 || strcmp(argv[i], "--note") == 0) {
+            if (i + 1 >= argc)
+                return usage_error("ack", "%s needs a value", argv[i]);
+            *(argv[i][2] == 'b' ? &by : &note) = argv[i + 1];
+            i++;
+        } else if (strncmp(argv[i], "--", 2) == 0) {
+            return usage_error("ack", "unknown option \"%s\"", argv[i]);
+        } else if (id) {
+            return usage_error("ack", "one escalation id only, not also \"%s\"", argv[i]);
+        } else if (util_parse_long(argv[i], 1, LONG_MAX, &id) != 0) {
+            return usage_error("ack", "\"%s\" is not an escalation id (a positive integer)",
+                               argv[i]);
+        }
+    }
+    if (!id)
+        return usage_error("ack", "%s", "which escalation? give its ID (ketenctl escalations)");
+    if (!by)
+        return usage_error("ack", "%s", "--by OFFICER is required (your officer id)");
+    if (!config_path)
+        return usage_error("ack", "%s", "--config FILE is required");
+    char **problems = NULL;
+    size_t np = 0;
+    struct config *cfg = config_load(config_path, &problems, &np);
+    for (size_t i = 0; i < np; i++)
+        fprintf(stderr, "ketenctl ack: config error: %s\n", problems[i]);
+    config_problems_free(problems, np);
+    if (!cfg)
+        return 1;
+    json_t *req = json_pack("{s:s, s:I, s:s, s:s?}", "op", "ack", "escalation", (json_int_t)id,
+                            "by", by, "note", note);
+    char err[1024];
+    json_t *reply = req ? admin_request(cfg->admin_socket, req, err, sizeof err) : NULL;
+    json_decref(req);
+    config_free(&cfg);
+    if (!reply) {
+        fprintf(stderr, "ketenctl ack: %s\n", err);
+        return 1;
+    }
+    int rc = 1;
+    const json_t *esc = json_object_get(reply, "escalation");
+    if (!json_is_true(json_object_get(reply, "ok"))) {
+        const char *why = json_string_value(json_object_get(reply, "error"));
+        fprintf(stderr, "ketenctl ack: refused: %s\n", why ? why : "(no reason given)");
+    } else if (as_json) {
+        json_dumpf(esc, stdout, JSON_INDENT(2));
+        putchar('\n');
+        rc = 0;
+    } else {
+        const char *rearm = json_string_value(json_object_get(esc, "rearm_at"));
+        printf("escalation %ld acknowledged by %s at %s: repeats stopped.\n", id,
+               json_string_value(json_object_get(esc, "by")),
+               json_string_value(json_object_get(esc, "acknowledged")));
+        if (rearm)
+            printf("If referral %s is still not answered at %s, it escalates again.\n",
+                   json_string_value(json_object_get(esc, "referral")), rearm);
+        rc = 0;
+    }
+    json_decref(reply);
+    return fflush(stdout) == 0 ? rc : 1;
+}
+
 int main(int argc, char **argv)
 {
     const char *config_path = NULL;
@@ -680,6 +837,10 @@ int main(int argc, char **argv)
         return cmd_replay(config_path, argc - i, argv + i);
     if (strcmp(cmd, "oncall") == 0)
         return cmd_oncall(config_path, argc - i, argv + i);
+    if (strcmp(cmd, "escalations") == 0)
+        return cmd_escalations(config_path, argc - i, argv + i);
+    if (strcmp(cmd, "ack") == 0)
+        return cmd_ack(config_path, argc - i, argv + i);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
         return 0;

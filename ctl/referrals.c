@@ -696,3 +696,122 @@ done:
     sqlite3_close(db);
     return rc;
 }
+
+/* ---- escalations ------------------------------------------------------ */
+
+static const struct field escalation_fields[] = {
+    {"id", KIND_INT},
+    {"state", KIND_TEXT},
+    {"referral", KIND_TEXT},
+    {"partner", KIND_TEXT},
+    {"policy", KIND_TEXT},
+    {"deadline", KIND_TEXT},
+    {"due", KIND_TIME_MS},
+    {"level", KIND_INT},
+    {"rounds", KIND_INT},
+    {"next", KIND_TIME_MS},
+    {"rearms", KIND_INT},
+    {"created", KIND_TEXT},
+    {"acknowledged", KIND_TEXT},
+    {"acknowledged_by", KIND_TEXT},
+    {"note", KIND_TEXT},
+    {"resolved", KIND_TEXT},
+    {"resolution", KIND_TEXT},
+    {"alerts_delivered", KIND_INT},
+    {"alerts_failed", KIND_INT},
+};
+
+static const struct column escalation_table[] = {
+    {"ID", "id", "-"},
+    {"STATE", "state", "-"},
+    {"LEVEL", "level", "-"},
+    {"ROUNDS", "rounds", "-"},
+    {"REFERRAL", "referral", "-"},
+    {"PARTNER", "partner", "-"},
+    {"POLICY", "policy", "-"},
+    {"DEADLINE", "deadline", "-"},
+    {"DUE", "due", "-"},
+    {"NEXT", "next", "-"},
+    {"ALERTS OK/FAILED", "alerts", "-"},
+    {"ACKNOWLEDGED BY", "acknowledged_by", "-"},
+};
+
+static const struct field alert_fields[] = {
+    {"seq", KIND_INT},      {"round", KIND_INT},       {"level", KIND_INT},
+    {"kind", KIND_TEXT},    {"officer", KIND_TEXT},    {"channel", KIND_TEXT},
+    {"state", KIND_TEXT},   {"attempts", KIND_INT},    {"created", KIND_TEXT},
+    {"updated", KIND_TEXT}, {"last_error", KIND_TEXT},
+};
+
+int escalations_list(const char *db_path, int open_only, int as_json, char *err, size_t errlen)
+{
+    sqlite3 *db = open_db(db_path, 0, err, errlen);
+    sqlite3_stmt *s = NULL, *a = NULL;
+    json_t *rows = NULL, *doc = NULL;
+    int rc = -1;
+    if (!db)
+        return -1;
+    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+        prepare(db,
+                "SELECT id, state, referral, partner, policy, deadline, due_ms, "
+                "CASE WHEN level < 0 THEN NULL ELSE level + 1 END, rounds, next_ms, rearms, "
+                "created, acked, acked_by, ack_note, resolved, resolution, "
+                "(SELECT COUNT(*) FROM alerts a WHERE a.escalation = x.id AND a.state = "
+                "'delivered'), "
+                "(SELECT COUNT(*) FROM alerts a WHERE a.escalation = x.id AND a.state IN "
+                "('failed', 'rejected')) "
+                "FROM escalations x WHERE ?1 = 0 OR state = 'open' ORDER BY id DESC LIMIT 1000",
+                &s, err, errlen) != 0 ||
+        prepare(db,
+                "SELECT seq, round, level + 1, kind, officer, channel, state, attempts, created, "
+                "updated, (SELECT error FROM alert_attempts t WHERE t.alert = a.seq AND "
+                "t.error != '' ORDER BY t.seq DESC LIMIT 1) "
+                "FROM alerts a WHERE escalation = ?1 ORDER BY seq",
+                &a, err, errlen) != 0) {
+        if (!*err || strstr(err, "no such table"))
+            snprintf(err, errlen,
+                     "database %s has no escalations yet (start this release's ketenhubd once "
+                     "to migrate it)",
+                     db_path);
+        goto done;
+    }
+    sqlite3_bind_int(s, 1, open_only);
+    rows = query_rows(db, s, escalation_fields, COUNT(escalation_fields), 0, err, errlen);
+    if (!rows)
+        goto done;
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        char ok_failed[64];
+        snprintf(ok_failed, sizeof ok_failed, "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(row, "alerts_delivered")),
+                 json_integer_value(json_object_get(row, "alerts_failed")));
+        json_object_set_new(row, "alerts", json_string(ok_failed));
+        if (as_json) {
+            sqlite3_reset(a);
+            sqlite3_bind_int64(a, 1, json_integer_value(json_object_get(row, "id")));
+            json_t *alerts = query_rows(db, a, alert_fields, COUNT(alert_fields), 0, err, errlen);
+            if (!alerts)
+                goto done;
+            json_object_set_new(row, "alerts", alerts);
+        }
+    }
+    if (as_json) {
+        doc = json_pack("{s:O}", "escalations", rows);
+        if (!doc || print_json(doc, err, errlen) != 0)
+            goto done;
+    } else if (json_array_size(rows) == 0) {
+        printf("no %sescalations\n", open_only ? "open " : "");
+    } else {
+        print_table(rows, escalation_table, COUNT(escalation_table), "");
+    }
+    rc = flush_out(err, errlen);
+done:
+    json_decref(doc);
+    json_decref(rows);
+    sqlite3_finalize(s);
+    sqlite3_finalize(a);
+    sqlite3_close(db);
+    return rc;
+}

@@ -61,4 +61,11 @@ int referrals_dead_letters(const char *db_path, int as_json, char *err, size_t e
 int referrals_replay(const char *db_path, const int64_t *seqs, size_t nseqs, int all,
                      const char *admin, char *err, size_t errlen);
 
+/*
+ * Prints the escalations, newest first, at most 1000 (all, or with open_only
+ * those waiting for an acknowledgement), as a table or as JSON (with every
+ * alert of each: docs/ketenctl.md). Returns 0, or -1 with err filled.
+ */
+int escalations_list(const char *db_path, int open_only, int as_json, char *err, size_t errlen);
+
 #endif

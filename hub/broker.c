@@ -7,12 +7,15 @@
 #include "broker.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
 
+#include "admin.h"
 #include "deliver.h"
 #include "keyfile.h"
 #include "log.h"
@@ -68,6 +71,9 @@ struct broker {
     size_t batch_cap;
     struct refusal refusals[REFUSAL_SLOTS];
     size_t next_refusal;
+    void *admin; /* ROUTER on ipc://cfg->admin_socket, or NULL */
+    struct escalate *esc;
+    struct notify *notify;
 };
 
 static int setopt_int(void *sock, int opt, int value)
@@ -133,10 +139,81 @@ struct broker *broker_new(const struct config *cfg, const char *public_z85, cons
     size_t len = sizeof b->endpoint;
     if (zmq_getsockopt(b->router, ZMQ_LAST_ENDPOINT, b->endpoint, &len) != 0)
         snprintf(b->endpoint, sizeof b->endpoint, "%s", cfg->listen);
+    if (cfg->admin_socket) {
+        /* Only the hub's own user (and root) may connect: the socket file
+         * is made 0600 (umask while binding, chmod after). */
+        char ep[160];
+        snprintf(ep, sizeof ep, "ipc://%s", cfg->admin_socket);
+        b->admin = zmq_socket(b->ctx, ZMQ_ROUTER);
+        int64_t adminmax = ADMIN_REQUEST_MAX;
+        mode_t old = umask(0077);
+        int rc =
+            b->admin ? zmq_setsockopt(b->admin, ZMQ_MAXMSGSIZE, &adminmax, sizeof adminmax) : -1;
+        if (rc == 0)
+            rc = setopt_int(b->admin, ZMQ_LINGER, 0);
+        if (rc == 0)
+            rc = zmq_bind(b->admin, ep);
+        umask(old);
+        if (rc != 0 || chmod(cfg->admin_socket, 0600) != 0) {
+            snprintf(err, errlen, "cannot open the admin socket %s: %s", cfg->admin_socket,
+                     zmq_strerror(errno));
+            goto fail;
+        }
+    }
     return b;
 fail:
     broker_free(&b);
     return NULL;
+}
+
+void broker_set_escalation(struct broker *b, struct escalate *esc, struct notify *n)
+{
+    b->esc = esc;
+    b->notify = n;
+}
+
+/* One admin request: [routing id][JSON]; the reply goes back the same way. */
+static void handle_admin(struct broker *b)
+{
+    for (;;) {
+        zmq_msg_t rid, body;
+        zmq_msg_init(&rid);
+        if (zmq_msg_recv(&rid, b->admin, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&rid);
+            return;
+        }
+        zmq_msg_init(&body);
+        int ok = zmq_msg_more(&rid) && zmq_msg_recv(&body, b->admin, 0) >= 0;
+        int more = ok && zmq_msg_more(&body);
+        while (more) { /* extra frames: drop */
+            zmq_msg_t extra;
+            zmq_msg_init(&extra);
+            more = zmq_msg_recv(&extra, b->admin, 0) >= 0 && zmq_msg_more(&extra);
+            zmq_msg_close(&extra);
+        }
+        if (ok) {
+            char *reply = admin_handle(b->esc, zmq_msg_data(&body), zmq_msg_size(&body),
+                                       util_wall_ms(), util_mono_ms());
+            if (reply) {
+                zmq_send(b->admin, zmq_msg_data(&rid), zmq_msg_size(&rid),
+                         ZMQ_SNDMORE | ZMQ_DONTWAIT);
+                zmq_send(b->admin, reply, strlen(reply), ZMQ_DONTWAIT);
+                free(reply);
+            }
+        }
+        zmq_msg_close(&body);
+        zmq_msg_close(&rid);
+    }
+}
+
+/* Takes the smaller of two poll timeouts (-1: none). */
+static long min_timeout(long a, long b)
+{
+    if (a < 0)
+        return b;
+    if (b < 0)
+        return a;
+    return a < b ? a : b;
 }
 
 const char *broker_endpoint(const struct broker *b)
@@ -326,6 +403,8 @@ static void store_batch(struct broker *b, struct slot *sl)
     if (intake_store(b->in, sl->msgs, sl->n) != 0)
         log_msg(LOG_ERROR, "event=store_failed batch=%zu error=\"%s\"", sl->n,
                 intake_store_error(b->in));
+    if (b->esc && escalate_sync(b->esc, util_wall_ms(), util_mono_ms()) != 0)
+        log_msg(LOG_ERROR, "event=escalate_sync_failed");
     size_t ntouched;
     const struct partner *const *touched = intake_touched(b->in, &ntouched);
     for (size_t i = 0; i < ntouched; i++)
@@ -369,18 +448,39 @@ int broker_run(struct broker *b, int wake_fd)
      * stored on this thread, the next batch is checked on intake's helper. */
     struct slot *ready = NULL;
     for (;;) {
-        zmq_pollitem_t items[3] = {
+        zmq_pollitem_t items[4 + NOTIFY_POLLFDS_MAX] = {
             {b->router, 0, ZMQ_POLLIN, 0},
             {b->zap, 0, ZMQ_POLLIN, 0},
             {NULL, wake_fd, ZMQ_POLLIN, 0},
+            {b->admin, 0, b->admin ? ZMQ_POLLIN : 0, 0},
         };
-        /* Never sleep while a checked batch waits for its commit. */
-        /* Sleep until a frame arrives or delivery work is due; never while
-         * a checked batch waits for its commit. */
+        int nitems = b->admin ? 4 : 3;
+        /* Sleep until a frame arrives, an alert transfer can move, or
+         * delivery or escalation work is due; never while a checked batch
+         * waits for its commit. */
         long timeout = run_deliveries(b);
+        if (b->esc) {
+            int64_t mono = util_mono_ms();
+            int64_t next = escalate_run(b->esc, util_wall_ms(), mono);
+            if (next >= 0)
+                timeout = min_timeout(timeout, next <= mono ? 0 : (long)(next - mono));
+        }
+        if (b->notify) {
+            struct pollfd fds[NOTIFY_POLLFDS_MAX];
+            long t = -1;
+            size_t k = notify_pollfds(b->notify, fds, NOTIFY_POLLFDS_MAX, &t);
+            if (!b->admin) /* keep the admin slot's index: an inert entry */
+                items[nitems++] = (zmq_pollitem_t){NULL, -1, 0, 0};
+            for (size_t i = 0; i < k; i++) {
+                short ev = (short)(((fds[i].events & POLLIN) ? ZMQ_POLLIN : 0) |
+                                   ((fds[i].events & POLLOUT) ? ZMQ_POLLOUT : 0));
+                items[nitems++] = (zmq_pollitem_t){NULL, fds[i].fd, ev, 0};
+            }
+            timeout = min_timeout(timeout, t);
+        }
         if (ready)
             timeout = 0;
-        if (zmq_poll(items, 3, timeout) < 0) {
+        if (zmq_poll(items, nitems, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             log_msg(LOG_ERROR, "event=poll_failed error=\"%s\"", zmq_strerror(errno));
@@ -393,6 +493,10 @@ int broker_run(struct broker *b, int wake_fd)
                 store_batch(b, ready); /* received and checked: answer it */
             return 0;
         }
+        if (b->esc)
+            escalate_perform(b->esc); /* alert transfers: whatever poll said */
+        if (b->admin && (items[3].revents & ZMQ_POLLIN))
+            handle_admin(b);
         if (items[1].revents & ZMQ_POLLIN) {
             int events = 0;
             size_t sz = sizeof events;
@@ -422,6 +526,10 @@ void broker_free(struct broker **self_p)
         return;
     if (b->router)
         zmq_close(b->router);
+    if (b->admin) {
+        zmq_close(b->admin);
+        unlink(b->cfg->admin_socket);
+    }
     if (b->zap) {
         setopt_int(b->zap, ZMQ_LINGER, 0);
         zmq_close(b->zap);

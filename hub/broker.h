@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "deliver.h"
+#include "escalate.h"
 #include "intake.h"
 #include "store.h"
 
@@ -28,6 +29,10 @@ struct broker;
 struct broker *broker_new(const struct config *cfg, const char *public_z85, const char *secret_z85,
                           struct intake *in, struct store *st, struct deliver *deliver, char *err,
                           size_t errlen);
+
+/* Hands the loop the escalation engine and the alert sender (either NULL:
+ * none). Borrowed; set before broker_run. */
+void broker_set_escalation(struct broker *b, struct escalate *esc, struct notify *n);
 
 /* The endpoint actually bound (a "*" port resolved). The broker owns it. */
 const char *broker_endpoint(const struct broker *b);

@@ -16,6 +16,7 @@
 #include <zmq.h>
 
 #include "duration.h"
+#include "escalate.h"
 #include "schema_format.h"
 #include "keyfile.h"
 #include "rota.h"
@@ -37,7 +38,8 @@ enum key_type {
     KEY_PROFILES,
     KEY_ROUTES,
     KEY_OFFICERS,
-    KEY_ROTA
+    KEY_ROTA,
+    KEY_ESCALATION /* read by escalate_config_load after the others */
 };
 
 struct key_spec {
@@ -80,6 +82,9 @@ static const struct key_spec keys[] = {
     /* The rota names officers: rota.c loads the two together. */
     {"officers", KEY_OFFICERS, 0, 0, 0, 0, 0},
     {"rota", KEY_ROTA, 0, 0, 0, 0, 0},
+    {"teams", KEY_ESCALATION, 0, 0, 0, 0, 0},
+    {"alerting", KEY_ESCALATION, 0, 0, 0, 0, 0},
+    {"admin_socket", KEY_ESCALATION, 0, 0, 0, 0, 0},
 };
 
 static const char *const partner_keys[] = {"id", "name", "role", "public_key"};
@@ -287,9 +292,13 @@ static void load_policies(struct config *cfg, const json_t *obj, struct config_p
                             : strcmp(k, "decision") == 0 ? &pol->decision_ms
                                                          : NULL;
             char err[160];
-            if (!into) {
-                config_problem(p, "/policies/%s/%s: unknown key (allowed: receipt, decision)", name,
-                               k);
+            if (strcmp(k, "escalation") == 0) {
+                pol->escalation_json = json_incref(d); /* read after the officers */
+            } else if (!into) {
+                config_problem(p,
+                               "/policies/%s/%s: unknown key (allowed: receipt, decision, "
+                               "escalation)",
+                               name, k);
                 ok = 0;
             } else if (!json_is_string(d) ||
                        duration_parse(json_string_value(d), into, err, sizeof err) != 0) {
@@ -313,6 +322,9 @@ static void load_policies(struct config *cfg, const json_t *obj, struct config_p
         if (ok) {
             pol->name = strdup(name);
             cfg->npolicies++;
+        } else {
+            json_decref(pol->escalation_json);
+            pol->escalation_json = NULL;
         }
     }
 }
@@ -541,8 +553,11 @@ struct config *config_load(const char *path, char ***problems, size_t *nproblems
             if (!json_object_get(root, "officers")) /* else loaded with the officers */
                 rota_load(cfg, NULL, v, &p);
             break;
+        case KEY_ESCALATION:
+            break;
         }
     }
+    escalate_config_load(cfg, root, &p);
     if (!cfg->default_policy && !json_object_get(root, "default_policy"))
         cfg->default_policy =
             cfg->npolicies == 1 ? &cfg->policies[0] : config_policy(cfg, "standaard");
@@ -592,8 +607,11 @@ void config_free(struct config **self_p)
         free(cfg->partners[i].name);
     }
     free(cfg->partners);
-    for (size_t i = 0; i < cfg->npolicies; i++)
+    escalate_config_free(cfg);
+    for (size_t i = 0; i < cfg->npolicies; i++) {
         free(cfg->policies[i].name);
+        json_decref(cfg->policies[i].escalation_json);
+    }
     free(cfg->policies);
     free(cfg->municipalities);
     for (int r = 0; r < ROLE_COUNT; r++) {

@@ -29,6 +29,8 @@ struct policy {
     char *name;
     int64_t receipt_ms;
     int64_t decision_ms;
+    struct escalation_policy *escalation; /* NULL: deadlines are tracked, never escalated */
+    struct json_t *escalation_json;       /* while loading only */
 };
 
 /* A municipality's CBS code and the partner that takes its referrals. */
@@ -37,9 +39,12 @@ struct municipality {
     const struct partner *partner;
 };
 
-struct route;   /* a routing rule; see route.h */
-struct officer; /* a duty officer; see rota.h */
-struct rota;    /* the duty rota; see rota.h */
+struct route;             /* a routing rule; see route.h */
+struct officer;           /* a duty officer; see rota.h */
+struct rota;              /* the duty rota; see rota.h */
+struct team;              /* a group of officers; see escalate.h */
+struct alerting;          /* alert channel settings; see escalate.h */
+struct escalation_policy; /* see escalate.h */
 
 struct config {
     char *path; /* the config file as given */
@@ -80,6 +85,12 @@ struct config {
     struct officer *officers;
     size_t nofficers;
     struct rota *rota;
+
+    /* Escalation (docs/escalation.md); NULL/0 when not configured. */
+    struct team *teams;
+    size_t nteams;
+    struct alerting *alerting;
+    char *admin_socket; /* resolved path of the admin socket (ipc) */
 };
 
 /* Collects config problems; route.c adds to it while config_load runs. */

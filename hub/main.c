@@ -21,12 +21,13 @@
 #include "catalog.h"
 #include "config.h"
 #include "deliver.h"
+#include "escalate.h"
 #include "intake.h"
 #include "keyfile.h"
 #include "log.h"
 #include "store.h"
-
-#define KETENHUB_VERSION "0.1.0"
+#include "util.h"
+#include "version.h"
 
 static int wake_pipe[2] = {-1, -1};
 
@@ -99,6 +100,12 @@ static int check_config(const char *path)
     return 0;
 }
 
+/* escalate's touch: an escalation event was queued for a partner. */
+static void touch_partner(void *arg, const struct partner *partner)
+{
+    deliver_touch(arg, partner);
+}
+
 static int run(const char *path)
 {
     struct config *cfg = NULL;
@@ -107,6 +114,8 @@ static int run(const char *path)
     struct intake *in = NULL;
     struct broker *b = NULL;
     struct deliver *dl = NULL;
+    struct notify *nt = NULL;
+    struct escalate *esc = NULL;
     char pub[41], sec[41], err[1024];
     int rc = 1;
     if (load(path, &cfg, &cat) != 0)
@@ -141,6 +150,20 @@ static int run(const char *path)
         log_msg(LOG_ERROR, "event=start_failed reason=\"%s\"", err);
         goto done;
     }
+    int escalates = 0;
+    for (size_t i = 0; i < cfg->npolicies; i++)
+        escalates |= cfg->policies[i].escalation != NULL;
+    if (escalates) {
+        nt = notify_new(&cfg->alerting->notify, err, sizeof err);
+        esc = nt ? escalate_new(cfg, st, nt, util_wall_ms(), util_mono_ms(), touch_partner, dl, err,
+                                sizeof err)
+                 : NULL;
+        if (!esc) {
+            log_msg(LOG_ERROR, "event=start_failed reason=\"%s\"", err);
+            goto done;
+        }
+        broker_set_escalation(b, esc, nt);
+    }
     log_msg(LOG_INFO, "event=started version=%s config=%s database=%s", KETENHUB_VERSION, path,
             cfg->database);
     if (broker_run(b, wake_pipe[0]) == 0) {
@@ -149,6 +172,8 @@ static int run(const char *path)
     }
 done:
     sodium_memzero(sec, sizeof sec);
+    notify_free(&nt); /* before escalate: its callbacks use it */
+    escalate_free(&esc);
     broker_free(&b);
     deliver_free(&dl);
     intake_free(&in);

@@ -247,6 +247,24 @@ done:
     return rc;
 }
 
+int notify_check_url(const char *url, int email, int starttls_required, char *err, size_t errlen)
+{
+    char scheme[8];
+    int loopback;
+    if (!url || url_check(url, email ? "smtp" : "http", email ? "smtps" : "https", scheme,
+                          &loopback, err, errlen) != 0)
+        return -1;
+    int plain =
+        email ? strcmp(scheme, "smtp") == 0 && !starttls_required : strcmp(scheme, "http") == 0;
+    if (plain && !loopback) {
+        snprintf(err, errlen, "%s to another machine must be encrypted (%s)",
+                 email ? "e-mail" : "a webhook",
+                 email ? "smtps://, or smtp:// with STARTTLS required" : "https://");
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- e-mail ------------------------------------------------------------ */
 
 static void rfc5322_date(char out[40])

@@ -154,6 +154,14 @@ size_t notify_pollfds(struct notify *n, struct pollfd *fds, size_t max, long *ti
  */
 void notify_perform(struct notify *n);
 
+/*
+ * For config checks: 0 when notify takes `url` as a webhook URL (http,
+ * https) or, with `email`, an SMTP relay URL (smtp, smtps), and a plain-text
+ * one (http://, or smtp:// without STARTTLS required) points at this
+ * machine. Else -1 with err filled.
+ */
+int notify_check_url(const char *url, int email, int starttls_required, char *err, size_t errlen);
+
 /* Messages queued or in flight. */
 size_t notify_pending(const struct notify *n);
 

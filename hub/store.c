@@ -129,6 +129,62 @@ static const char *const migrations[] = {
     "CREATE INDEX deliveries_by_partner ON deliveries (partner, state, seq);"
     "CREATE INDEX deliveries_by_referral ON deliveries (referral);"
     "CREATE INDEX deliveries_by_state ON deliveries (state);",
+    /* 3: escalations of missed deadlines, the alerts they sent and every
+     * attempt (docs/escalation.md). Times in *_ms are UTC milliseconds. */
+    "CREATE INDEX referrals_by_state ON referrals (state);"
+    "CREATE TABLE escalations ("
+    "  id INTEGER PRIMARY KEY,"
+    "  referral TEXT NOT NULL,"
+    "  deadline TEXT NOT NULL,"
+    "  due_ms INTEGER NOT NULL,"
+    "  policy TEXT NOT NULL,"
+    "  partner TEXT NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  base_ms INTEGER NOT NULL,"
+    "  level INTEGER NOT NULL,"
+    "  fired_ms INTEGER,"
+    "  rounds INTEGER NOT NULL DEFAULT 0,"
+    "  next_ms INTEGER,"
+    "  rearms INTEGER NOT NULL DEFAULT 0,"
+    "  created TEXT NOT NULL,"
+    "  updated TEXT NOT NULL,"
+    "  acked TEXT,"
+    "  acked_by TEXT,"
+    "  ack_note TEXT,"
+    "  resolved TEXT,"
+    "  resolution TEXT,"
+    "  UNIQUE (referral, deadline)"
+    ");"
+    "CREATE INDEX escalations_by_state ON escalations (state);"
+    "CREATE TABLE alerts ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  escalation INTEGER NOT NULL,"
+    "  round INTEGER NOT NULL,"
+    "  level INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  officer TEXT NOT NULL,"
+    "  channel TEXT NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  cycles INTEGER NOT NULL DEFAULT 1,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  created TEXT NOT NULL,"
+    "  updated TEXT NOT NULL,"
+    "  retry_ms INTEGER,"
+    "  subject TEXT,"
+    "  body TEXT NOT NULL"
+    ");"
+    "CREATE INDEX alerts_by_escalation ON alerts (escalation, round);"
+    "CREATE INDEX alerts_by_state ON alerts (state);"
+    "CREATE TABLE alert_attempts ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  alert INTEGER NOT NULL,"
+    "  time TEXT NOT NULL,"
+    "  attempt INTEGER NOT NULL,"
+    "  code INTEGER,"
+    "  error TEXT,"
+    "  elapsed_ms INTEGER"
+    ");"
+    "CREATE INDEX attempts_by_alert ON alert_attempts (alert, seq);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -813,6 +869,11 @@ json_t *store_stats(struct store *st)
                      "intake_outcomes", rejected, "referrals_by_state", referrals,
                      "deliveries_by_state", deliveries, "audit_records", (json_int_t)audit,
                      "schema_version", (json_int_t)version);
+}
+
+struct sqlite3 *store_sqlite(struct store *st)
+{
+    return st->db;
 }
 
 unsigned long store_checkpoints(struct store *st)

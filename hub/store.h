@@ -170,6 +170,10 @@ int store_audit(struct store *st, const struct audit_record *rec);
  */
 json_t *store_stats(struct store *st);
 
+/* The connection, for a module that keeps its own tables in this database
+ * (escalate): same connection, so its writes share store_begin/commit. */
+struct sqlite3 *store_sqlite(struct store *st);
+
 /* How many WAL checkpoints the checkpoint thread has run (0 read-only). */
 unsigned long store_checkpoints(struct store *st);
 
