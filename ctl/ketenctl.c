@@ -771,7 +771,7 @@ static int cmd_ack(const char *config_path, int argc, char **argv)
     config_problems_free(problems, np);
     if (!cfg)
         return 1;
-    json_t *req = json_pack("{s:s, s:I, s:s, s:s?}", "op", "ack", "escalation", (json_int_t)id,
+    json_t *req = json_pack("{s:s, s:I, s:s, s:s*}", "op", "ack", "escalation", (json_int_t)id,
                             "by", by, "note", note);
     char err[1024];
     json_t *reply = req ? admin_request(cfg->admin_socket, req, err, sizeof err) : NULL;

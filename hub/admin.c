@@ -46,7 +46,7 @@ char *admin_handle(struct escalate *esc, const char *request, size_t len, int64_
             out = reply_error("/escalation: must be a positive integer");
         else if (!json_is_string(by))
             out = reply_error("/by: must be an officer id");
-        else if (note && !json_is_string(note))
+        else if (note && !json_is_string(note) && !json_is_null(note))
             out = reply_error("/note: must be a string");
         else if (escalate_ack(esc, (long long)json_integer_value(id), json_string_value(by),
                               json_string_value(note), "admin", wall_ms, mono_ms, &result, err,
