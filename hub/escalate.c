@@ -321,10 +321,9 @@ static int make_alerts(struct escalate *e, const struct esc_row *r, int round, i
                 continue;
             char subject[512], ack[1024], look[1024];
             snprintf(subject, sizeof subject,
-                     "[ketenhub] %s: referral to %s not %s, %s overdue (escalation %lld, %s %d)",
-                     urgency, pname,
-                     r->deadline == ESC_RECEIPT ? "received" : "accepted or declined", over, r->id,
-                     fallback ? "fallback for level" : "level", level + 1);
+                     "[ketenhub] %s: no %s from %s, %s past the deadline (escalation %lld, %s %d)",
+                     urgency, r->deadline == ESC_RECEIPT ? "receipt" : "accept or decline", pname,
+                     over, r->id, fallback ? "fallback for level" : "level", level + 1);
             snprintf(ack, sizeof ack, "%s ack %lld --by %s", ctl, r->id, o->id);
             snprintf(look, sizeof look, "%s referral %s", ctl, r->referral);
             char *body = NULL;

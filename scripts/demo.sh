@@ -24,15 +24,50 @@ for id in hub $partners; do
     [ -f "$run/keys/$id.key" ] || "$ctl" keygen "$run/keys/$id" >/dev/null 2>&1
 done
 echo "hub and $(wc -w <<<"$partners") partner key pairs in run/keys/"
+# The key that signs alert webhooks (Standard Webhooks: whsec_ + base64).
+[ -f "$run/keys/webhook.secret" ] ||
+    (umask 077 && echo "whsec_$(openssl rand -base64 32)" >"$run/keys/webhook.secret")
+echo "webhook signing secret in run/keys/webhook.secret"
+
+say "demo receivers for the duty officer's alerts: a webhook endpoint and a mail server (127.0.0.1)"
+secret_hex=$(/usr/bin/python3 -c 'import base64,sys; print(base64.b64decode(open(sys.argv[1]).read().strip()[6:]).hex())' "$run/keys/webhook.secret")
+rm -f "$run/webhook.log" "$run/mail.log" "$run/webhook.port" "$run/mail.port"
+/usr/bin/python3 "$root/tests/peers/webhook_receiver.py" --log "$run/webhook.log" \
+    --secret-hex "$secret_hex" --max-seconds 86400 ok >"$run/webhook.port" &
+receivers=$!
+/usr/bin/python3 "$root/tests/peers/smtp_receiver.py" --log "$run/mail.log" --max-seconds 86400 \
+    >"$run/mail.port" &
+receivers="$receivers $!"
+hub=
+trap 'kill $receivers 2>/dev/null; [ -z "$hub" ] || kill -TERM $hub 2>/dev/null' EXIT
+for _ in $(seq 100); do
+    [ -s "$run/webhook.port" ] && [ -s "$run/mail.port" ] && break
+    sleep 0.1
+done
+webhook_port=$(head -1 "$run/webhook.port")
+smtp_port=$(head -1 "$run/mail.port")
+echo "webhook receiver on http://127.0.0.1:$webhook_port (verifies each signature), log run/webhook.log"
+echo "mail server on smtp://127.0.0.1:$smtp_port, log run/mail.log"
 
 say "config run/ketenhub.json (the example config with these keys)"
-/usr/bin/python3 - "$root" "$listen" "$run" <<'PY'
+/usr/bin/python3 - "$root" "$listen" "$run" "$webhook_port" "$smtp_port" <<'PY'
 import json, sys
-root, listen, run = sys.argv[1], sys.argv[2], sys.argv[3]
+root, listen, run, webhook_port, smtp_port = sys.argv[1:6]
 cfg = json.load(open(f"{root}/config/ketenhub.example.json"))
-cfg.update(listen=listen, database="ketenhub.db", schemas=f"{root}/schemas", server_key="keys/hub.key")
+cfg.update(listen=listen, database="ketenhub.db", schemas=f"{root}/schemas", server_key="keys/hub.key",
+           admin_socket="ketenhub.sock")
 for p in cfg["partners"]:
     p["public_key"] = open(f"{run}/keys/{p['id']}.pub").read().strip()
+# Alerts go to the demo receivers, and the crisis deadlines are seconds, not
+# minutes, so the demo shows an escalation while you watch.
+cfg["alerting"].update(webhook_secret_file="keys/webhook.secret", smtp_url=f"smtp://127.0.0.1:{smtp_port}")
+for o in cfg["officers"]:
+    o["webhook"] = f"http://127.0.0.1:{webhook_port}/piket/{o['id']}"
+crisis = cfg["policies"]["crisis"]
+crisis.update(receipt="PT8S", decision="PT10M")
+crisis["escalation"]["levels"][0]["repeat"] = "PT8S"
+crisis["escalation"]["levels"][1]["after"] = "PT1M"
+crisis["escalation"]["rearm"] = "PT2M"
 with open(f"{run}/ketenhub.json", "w") as f:
     json.dump(cfg, f, indent=2, ensure_ascii=False)
     f.write("\n")
@@ -42,7 +77,7 @@ PY
 say "starting ketenhubd (log: run/hub.log)"
 "$hubd" --config "$run/ketenhub.json" 2> >(tee "$run/hub.log" >&2) &
 hub=$!
-trap 'kill -TERM $hub 2>/dev/null; wait $hub 2>/dev/null; exit 0' INT TERM
+trap 'kill -TERM $hub 2>/dev/null; wait $hub 2>/dev/null; kill $receivers 2>/dev/null; trap - EXIT; exit 0' INT TERM
 for _ in $(seq 100); do
     grep -q 'event=listening' "$run/hub.log" 2>/dev/null && break
     kill -0 $hub 2>/dev/null || { echo "ketenhubd did not start; see run/hub.log" >&2; exit 1; }
@@ -87,6 +122,52 @@ sleep 0.5
 
 say "referrals after the partners answered"
 "$ctl" --config "$run/ketenhub.json" referrals
+
+say "a crisis signal whose referral nobody answers (demo deadline: receipt within 8 s)"
+send gemeente-enschede config/examples/04-signaal-crisis-enschede.json
+cfgf=$run/ketenhub.json
+echo "\$ ketenctl --config run/ketenhub.json oncall"
+"$ctl" --config "$cfgf" oncall | head -3
+officer=$("$ctl" --config "$cfgf" oncall --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["on_duty"]["officer"]["id"])')
+echo "waiting for the deadline to pass ..."
+for _ in $(seq 200); do
+    [ -s "$run/mail.log" ] && [ -s "$run/webhook.log" ] && break
+    sleep 0.1
+done
+
+say "the duty officer is alerted: a signed webhook and an e-mail, with no personal data"
+show_alerts() {
+    /usr/bin/python3 - "$run/webhook.log" "$run/mail.log" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line); b = json.loads(r["body"])
+    print("  webhook %s (signature %s): escalation %s level %s to %s: %s" % (
+        r["path"], "verified" if r["verified"] else "NOT VERIFIED", b["escalation"], b["level"],
+        b["officer"], b["summary"]))
+for line in open(sys.argv[2]):
+    r = json.loads(line)
+    print("  e-mail to %s: %s" % (", ".join(r["rcpt_tos"]), r["subject"]))
+PY
+}
+show_alerts
+echo "\$ ketenctl --config run/ketenhub.json escalations --open"
+"$ctl" --config "$cfgf" escalations --open
+esc=$("$ctl" --config "$cfgf" escalations --open --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["escalations"][0]["id"])')
+
+say "the duty officer acknowledges: the repeats stop"
+echo "\$ ketenctl --config run/ketenhub.json ack $esc --by $officer --note \"politie gebeld, pakt het op\""
+"$ctl" --config "$cfgf" ack "$esc" --by "$officer" --note "politie gebeld, pakt het op"
+before=$(cat "$run/webhook.log" "$run/mail.log" | wc -l)
+sleep 9
+after=$(cat "$run/webhook.log" "$run/mail.log" | wc -l)
+echo "alerts before the acknowledgement: $before; 9 s later (one repeat interval): $after"
+
+say "the police adapter takes the referral and accepts it: the escalation is resolved"
+echo "\$ ketenctl receive --hub $listen --hub-key run/keys/hub.pub --key run/keys/politie-oost-nederland.key --accept --count 1"
+"$ctl" receive --hub "$listen" --hub-key "$run/keys/hub.pub" --key "$run/keys/politie-oost-nederland.key" \
+    --accept --count 1 --timeout 15 >/dev/null || true
+sleep 0.5
+"$ctl" --config "$cfgf" escalations
 
 say "status"
 "$ctl" --config "$run/ketenhub.json" status

@@ -36,7 +36,7 @@ class Demo(unittest.TestCase):
     def run_demo(self, p, run_dir):
         """Reads the demo's output up to its last line and checks it."""
         out = b""
-        deadline = time.time() + 60 * SLOW
+        deadline = time.time() + 120 * SLOW
         os.set_blocking(p.stdout.fileno(), False)
         while time.time() < deadline and b"Ctrl-C stops it" not in out:
             chunk = p.stdout.read()
@@ -50,18 +50,33 @@ class Demo(unittest.TestCase):
         self.assertIn("Ctrl-C stops it", text, text)
         replies = [json.loads(l) for l in text.splitlines() if l.startswith('{"ack"')]
         statuses = [r["status"] for r in replies]
-        self.assertEqual(statuses, ["accepted"] * 3 + ["rejected"], text)
+        self.assertEqual(statuses, ["accepted"] * 3 + ["rejected", "accepted"], text)
         bad = replies[3]
         paths = {e["path"] for e in bad["errors"]}
         self.assertIn("/data/naam", paths)
         self.assertIn("/data/urgentie", paths)
-        # Three signals, then every referral received and accepted: 2 events each.
+        # Three signals, then every referral received and accepted.
         after = text.split("referrals after the partners answered")[1]
         accepted = after.count(" geaccepteerd ")
         self.assertGreaterEqual(accepted, 4, after)
         self.assertNotIn(" aangeboden ", after)
-        self.assertRegex(text, r"events\s+%d stored" % (3 + 2 * accepted))
+        # Four signals; each answered referral 2 events, the crisis one at the end too.
+        self.assertRegex(text, r"events\s+%d stored" % (4 + 2 * (accepted + 1)))
         self.assertIn("signal fields:", text)
+        # The unanswered crisis referral: alerted by a signed webhook and an
+        # e-mail, acknowledged (no repeats after), then resolved by the answer.
+        alerts = text.split("the duty officer is alerted")[1].split("acknowledges")[0]
+        self.assertRegex(alerts, r"webhook /piket/\S+ \(signature verified\): escalation 1 level 1")
+        self.assertRegex(alerts, r"e-mail to \S+@example.org: \[ketenhub\] CRISIS: no receipt from "
+                                 r"Politie Oost-Nederland")
+        self.assertNotIn("nachtopvang", text)  # the signal's description never reaches an alert
+        m = re.search(r"alerts before the acknowledgement: (\d+); 9 s later \(one repeat interval\): "
+                      r"(\d+)", text)
+        self.assertTrue(m, text)
+        self.assertEqual(m.group(1), m.group(2), text)
+        self.assertRegex(text, r"escalation 1 acknowledged by \S+ at ")
+        resolved = text.split("the escalation is resolved")[1].split("== status")[0]
+        self.assertRegex(resolved, r"\n1\s+resolved\s+1\s+1\s", resolved)
         self.assertTrue(os.path.exists(os.path.join(run_dir, "ketenhub.db")))
         self.assertEqual(os.stat(os.path.join(run_dir, "keys", "hub.key")).st_mode & 0o777, 0o600)
         os.killpg(p.pid, signal.SIGINT)

@@ -7,12 +7,14 @@
 #define TESTCONFIG_H
 
 #include <stdio.h>
+#include <sys/stat.h>
 #include <jansson.h>
 
 #include "config.h"
 
-/* Loads <root>/config/ketenhub.example.json with database, schemas and
- * server_key replaced (server key: <dir>/hub.key, which the caller made).
+/* Loads <root>/config/ketenhub.example.json with database, schemas,
+ * server_key, admin_socket and the alerting secret pointed into `dir`
+ * (server key: <dir>/hub.key, which the caller made; the secret is written).
  * Prints any config problem. Returns the config (caller frees), or NULL. */
 static inline struct config *tc_load_example(const char *root, const char *schemas, const char *dir)
 {
@@ -28,6 +30,19 @@ static inline struct config *tc_load_example(const char *root, const char *schem
     json_object_set_new(doc, "database", json_string("hub.db"));
     json_object_set_new(doc, "schemas", json_string(schemas));
     json_object_set_new(doc, "server_key", json_string("hub.key"));
+    /* The alerting secret lives in run/ (made by make run): give it one here. */
+    char secret[300];
+    snprintf(secret, sizeof secret, "%s/webhook.secret", dir);
+    FILE *f = fopen(secret, "w");
+    if (!f)
+        return NULL;
+    fputs("whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n", f);
+    fclose(f);
+    chmod(secret, 0600);
+    json_t *alerting = json_object_get(doc, "alerting");
+    if (alerting)
+        json_object_set_new(alerting, "webhook_secret_file", json_string("webhook.secret"));
+    json_object_set_new(doc, "admin_socket", json_string("ketenhub.sock"));
     snprintf(out, sizeof out, "%s/example.json", dir);
     int rc = json_dump_file(doc, out, JSON_INDENT(2));
     json_decref(doc);
