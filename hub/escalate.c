@@ -50,7 +50,7 @@ struct escalate {
     size_t nqueue, capqueue;
     sqlite3_stmt *s_new_refs, *s_ref, *s_new_hist, *s_open, *s_esc, *s_fire, *s_insert_alert,
         *s_alert, *s_alert_state, *s_attempt, *s_round, *s_resolve, *s_ack, *s_rearm, *s_unresolved,
-        *s_max_ref, *s_max_hist, *s_undelivered, *s_count_attempt;
+        *s_max_ref, *s_max_hist, *s_undelivered, *s_count_attempt, *s_load_refs;
 };
 
 /* ---- heap ------------------------------------------------------------- */
@@ -1038,6 +1038,18 @@ static int prepare_all(struct escalate *e, char *err, size_t errlen)
 {
     /* Referral rows in a rowid range, with whether each deadline already
      * has an escalation. */
+    /* Referral rows that may wait on a deadline (the index on state), with
+     * whether each deadline already has an escalation; for start-up. */
+    if (prep(e, &e->s_load_refs,
+             "SELECT r.rowid, r.id, r.partner, r.policy, r.state, r.receipt_due_ms, "
+             "r.decision_due_ms, "
+             "EXISTS(SELECT 1 FROM escalations x WHERE x.referral = r.id AND x.deadline = "
+             "'receipt'), "
+             "EXISTS(SELECT 1 FROM escalations x WHERE x.referral = r.id AND x.deadline = "
+             "'decision') "
+             "FROM referrals r WHERE r.state IN ('aangeboden', 'ontvangen')",
+             err, errlen) != 0)
+        return -1;
     return prep(e, &e->s_new_refs,
                 "SELECT r.rowid, r.id, r.partner, r.policy, r.state, r.receipt_due_ms, "
                 "r.decision_due_ms, "
@@ -1137,9 +1149,7 @@ struct escalate *escalate_new(const struct config *cfg, struct store *st, struct
     /* Deadlines of referrals that still wait and have no escalation yet. */
     e->history_cursor = max_of(e->s_max_hist);
     int64_t last = 0;
-    sqlite3_bind_int64(e->s_new_refs, 1, 0);
-    sqlite3_bind_int64(e->s_new_refs, 2, INT64_MAX);
-    if (e->any_policy && push_referrals(e, e->s_new_refs, wall, mono, &last) != 0)
+    if (e->any_policy && push_referrals(e, e->s_load_refs, wall, mono, &last) != 0)
         goto db_fail;
     e->referral_cursor = max_of(e->s_max_ref);
     /* Escalations not resolved: their next step (overdue ones come up at
@@ -1181,11 +1191,12 @@ void escalate_free(struct escalate **self_p)
     struct escalate *e = *self_p;
     if (!e)
         return;
-    sqlite3_stmt **all[] = {&e->s_new_refs,    &e->s_ref,         &e->s_new_hist,     &e->s_open,
-                            &e->s_esc,         &e->s_fire,        &e->s_insert_alert, &e->s_alert,
-                            &e->s_alert_state, &e->s_attempt,     &e->s_round,        &e->s_resolve,
-                            &e->s_ack,         &e->s_rearm,       &e->s_unresolved,   &e->s_max_ref,
-                            &e->s_max_hist,    &e->s_undelivered, &e->s_count_attempt};
+    sqlite3_stmt **all[] = {
+        &e->s_new_refs,    &e->s_ref,         &e->s_new_hist,      &e->s_open,
+        &e->s_esc,         &e->s_fire,        &e->s_insert_alert,  &e->s_alert,
+        &e->s_alert_state, &e->s_attempt,     &e->s_round,         &e->s_resolve,
+        &e->s_ack,         &e->s_rearm,       &e->s_unresolved,    &e->s_max_ref,
+        &e->s_max_hist,    &e->s_undelivered, &e->s_count_attempt, &e->s_load_refs};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         sqlite3_finalize(*all[i]);
     free(e->heap);
