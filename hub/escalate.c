@@ -30,6 +30,11 @@ struct item {
     int64_t mono_due; /* when it may fire, monotonic ms */
     int64_t wall_due; /* the UTC ms its row holds: a mismatch means stale */
     int64_t key;      /* referral rowid, escalation id or alert seq */
+    /* The item's own clock: UTC ms = monotonic ms + delta, fixed when the
+     * hub learned of it. Everything the item does when it fires (which
+     * level, when the next step is) counts in this clock, so a wall clock
+     * that jumps later moves none of it. */
+    int64_t delta;
     enum item_kind kind;
 };
 
@@ -79,7 +84,7 @@ static int heap_push(struct escalate *e, enum item_kind kind, int64_t key, int64
 {
     /* The time that remains, measured from now on by the monotonic clock. */
     int64_t left = wall_due > wall_now ? wall_due - wall_now : 0;
-    struct item it = {mono_now + left, wall_due, key, kind};
+    struct item it = {mono_now + left, wall_due, key, wall_now - mono_now, kind};
     return heap_insert(e, it);
 }
 
@@ -827,9 +832,10 @@ int64_t escalate_run(struct escalate *e, int64_t wall, int64_t mono)
         }
         struct item it = heap_pop(e);
         popped[done] = it;
-        int rc = it.kind == ITEM_STEP    ? on_step(e, &it, wall, mono)
-                 : it.kind == ITEM_ALERT ? on_alert_retry(e, &it, wall, mono)
-                                         : on_deadline(e, &it, wall, mono);
+        int64_t now = mono + it.delta; /* "now" in the item's clock */
+        int rc = it.kind == ITEM_STEP    ? on_step(e, &it, now, mono)
+                 : it.kind == ITEM_ALERT ? on_alert_retry(e, &it, now, mono)
+                                         : on_deadline(e, &it, now, mono);
         if (rc != 0) {
             /* Keep it: try again in a second, without losing it. */
             log_msg(LOG_ERROR, "event=escalate_failed error=\"%s\"", sqlite3_errmsg(e->db));

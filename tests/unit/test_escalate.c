@@ -378,9 +378,34 @@ static void wall_clock_jumps_neither_advance_nor_delay_a_known_deadline(void)
     /* The wall clock jumps an hour ahead after 10 s: nothing fires early. */
     escalate_run(e, T0 + 3610000, M0 + 10000);
     CHECK_INT(query_int(st, "SELECT COUNT(*) FROM escalations"), 0);
-    /* It jumps back two hours: at 60 s real time the deadline fires anyway. */
+    /* It jumps back two hours: at 60 s real time the deadline fires anyway,
+     * and level 1 with it (its `after` is PT0S). */
     escalate_run(e, T0 - 7140000, M0 + 60000);
     CHECK_INT(query_int(st, "SELECT COUNT(*) FROM escalations"), 1);
+    CHECK_INT(query_int(st, "SELECT rounds FROM escalations"), 1);
+    /* The repeat comes 10 minutes of real time later, and level 2 after 30,
+     * whatever the wall clock says meanwhile. */
+    escalate_run(e, T0 + 86400000, M0 + 60000 + 599000);
+    CHECK_INT(query_int(st, "SELECT rounds FROM escalations"), 1);
+    escalate_run(e, T0 + 86400000, M0 + 60000 + 600000);
+    CHECK_INT(query_int(st, "SELECT rounds FROM escalations"), 2);
+    CHECK_INT(query_int(st, "SELECT level FROM escalations"), 0);
+    escalate_run(e, T0 - 86400000, M0 + 60000 + 1800000);
+    CHECK_INT(query_int(st, "SELECT level FROM escalations"), 1);
+    escalate_free(&e);
+    store_close(&st);
+    /* A jump forward at the deadline does not skip level 1. */
+    st = fresh_store("jump2.db");
+    if (!st)
+        goto done;
+    put_referral(st, REF, T0 + 60000);
+    e = escalate_new(cfg, st, NULL, T0, M0, NULL, NULL, err, sizeof err);
+    CHECK(e != NULL);
+    if (!e)
+        goto done;
+    escalate_run(e, T0 + 3660000, M0 + 60000);
+    CHECK_INT(query_int(st, "SELECT level FROM escalations"), 0);
+    CHECK_INT(query_int(st, "SELECT COUNT(*) FROM alerts WHERE level = 0"), 2);
     escalate_free(&e);
 done:
     store_close(&st);
