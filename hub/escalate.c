@@ -23,6 +23,7 @@
 #define TYPE_BEVESTIGD "nl.mensenhandel.escalaties.escalatie-bevestigd"
 #define RUN_MAX 256 /* heap items handled per escalate_run call */
 #define OFFICERS_MAX 256
+#define ON_TIME_MS 1000 /* a step this late still counts as on schedule */
 
 enum item_kind { ITEM_RECEIPT, ITEM_DECISION, ITEM_STEP, ITEM_ALERT };
 
@@ -51,6 +52,7 @@ struct escalate {
     long unresolved;   /* escalations not resolved */
     int any_policy;    /* some policy escalates */
     int in_perform;    /* notify callbacks inside escalate_perform's transaction */
+    int exact;         /* escalate_run's handlers: "now" is an item's own clock */
     int64_t *to_queue; /* alerts to hand to notify after the commit */
     size_t nqueue, capqueue;
     sqlite3_stmt *s_new_refs, *s_ref, *s_new_hist, *s_open, *s_esc, *s_fire, *s_insert_alert,
@@ -82,8 +84,11 @@ static int heap_insert(struct escalate *e, struct item it)
 static int heap_push(struct escalate *e, enum item_kind kind, int64_t key, int64_t wall_due,
                      int64_t wall_now, int64_t mono_now)
 {
-    /* The time that remains, measured from now on by the monotonic clock. */
-    int64_t left = wall_due > wall_now ? wall_due - wall_now : 0;
+    /* The time that remains, measured from now on by the monotonic clock.
+     * When wall_now and mono_now were read from the two clocks (not derived
+     * from a firing item's own clock), one ms more: both are truncated to
+     * whole ms, and a deadline must never fire before its moment. */
+    int64_t left = wall_due >= wall_now ? wall_due - wall_now + (e->exact ? 0 : 1) : 0;
     struct item it = {mono_now + left, wall_due, key, wall_now - mono_now, kind};
     return heap_insert(e, it);
 }
@@ -688,7 +693,11 @@ static int fire(struct escalate *e, struct esc_row *r, int64_t wall, int64_t mon
     int made = make_alerts(e, r, round, level, 0, officers, n, lv->channels, wall);
     if (made < 0)
         return -1;
-    int64_t next = esc_next_ms(ep, r->base_ms, level, wall);
+    /* Repeats keep to the schedule (every `repeat` from the level's start)
+     * when a step fires on time; a step that fires late (after a restart)
+     * counts its next one from now, so missed repeats do not come in a burst. */
+    int64_t fired = wall - r->next_ms <= ON_TIME_MS ? r->next_ms : wall;
+    int64_t next = esc_next_ms(ep, r->base_ms, level, fired);
     char now[UTIL_TIME_LEN], object[32];
     util_time_format(wall, now);
     sqlite3_stmt *s = e->s_fire;
@@ -833,9 +842,11 @@ int64_t escalate_run(struct escalate *e, int64_t wall, int64_t mono)
         struct item it = heap_pop(e);
         popped[done] = it;
         int64_t now = mono + it.delta; /* "now" in the item's clock */
+        e->exact = 1;
         int rc = it.kind == ITEM_STEP    ? on_step(e, &it, now, mono)
                  : it.kind == ITEM_ALERT ? on_alert_retry(e, &it, now, mono)
                                          : on_deadline(e, &it, now, mono);
+        e->exact = 0;
         if (rc != 0) {
             /* Keep it: try again in a second, without losing it. */
             log_msg(LOG_ERROR, "event=escalate_failed error=\"%s\"", sqlite3_errmsg(e->db));
@@ -917,8 +928,10 @@ int escalate_sync(struct escalate *e, int64_t wall, int64_t mono)
     }
     /* State changes since last time: resolve what they answer. Read them
      * all first (only rows of referrals with a live escalation), then write. */
+    int64_t upto = max_of(e->s_max_hist); /* the cursor moves past every row read */
     sqlite3_stmt *s = e->s_new_hist;
     sqlite3_bind_int64(s, 1, e->history_cursor);
+    sqlite3_bind_int64(s, 2, upto);
     struct todo {
         long long id;
         char state[32];
@@ -926,7 +939,6 @@ int escalate_sync(struct escalate *e, int64_t wall, int64_t mono)
     size_t n = 0, cap = 0;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        e->history_cursor = sqlite3_column_int64(s, 0);
         enum esc_deadline d;
         if (deadline_parse(col_text(s, 2), &d) != 0 || awaits(col_text(s, 3), d))
             continue;
@@ -948,6 +960,7 @@ int escalate_sync(struct escalate *e, int64_t wall, int64_t mono)
         free(todo);
         return -1;
     }
+    e->history_cursor = upto;
     if (n && store_begin(e->st) == 0) {
         for (size_t i = 0; i < n; i++)
             resolve(e, todo[i].id, todo[i].state, wall);
@@ -1069,7 +1082,7 @@ static int prepare_all(struct escalate *e, char *err, size_t errlen)
            prep(e, &e->s_new_hist,
                 "SELECT h.seq, x.id, x.deadline, h.to_state FROM referral_history h "
                 "JOIN escalations x ON x.referral = h.referral AND x.state != 'resolved' "
-                "WHERE h.seq > ?1 AND h.from_state IS NOT NULL ORDER BY h.seq",
+                "WHERE h.seq > ?1 AND h.seq <= ?2 AND h.from_state IS NOT NULL ORDER BY h.seq",
                 err, errlen) ||
            prep(e, &e->s_open,
                 "INSERT OR IGNORE INTO escalations (referral, deadline, due_ms, policy, partner, "

@@ -311,6 +311,13 @@ static long long query_int(struct store *st, const char *sql)
     return v;
 }
 
+/* Runs the engine just after a moment: the first time the engine learns a
+ * deadline it adds 1 ms, since it reads two clocks truncated to whole ms. */
+static int64_t run_at(struct escalate *e, int64_t wall, int64_t mono)
+{
+    return escalate_run(e, wall + 1, mono + 1);
+}
+
 #define REF "01a2270a-0000-7000-8000-000000000001"
 #define T0 INT64_C(1795939200000) /* 2026-11-29T08:00:00Z */
 #define M0 INT64_C(5000000)       /* the monotonic clock then */
@@ -330,10 +337,11 @@ static void a_deadline_opens_one_escalation_and_fires_level_one(void)
         goto done;
     CHECK_INT(escalate_scheduled(e), 2); /* receipt and decision */
     /* Just before: nothing. The engine says when to come back. */
-    CHECK_INT(escalate_run(e, T0 + 59999, M0 + 59999), M0 + 60000);
+    CHECK_INT(escalate_run(e, T0 + 59999, M0 + 59999), M0 + 60001);
+    CHECK_INT(escalate_run(e, T0 + 60000, M0 + 60000), M0 + 60001); /* never early, by 1 ms */
     CHECK_INT(query_int(st, "SELECT COUNT(*) FROM escalations"), 0);
     /* At the deadline: opened and level 1 fired (anna: webhook and email). */
-    escalate_run(e, T0 + 60000, M0 + 60000);
+    run_at(e, T0 + 60000, M0 + 60000);
     CHECK_INT(query_int(st, "SELECT COUNT(*) FROM escalations WHERE state = 'open' AND "
                             "deadline = 'receipt' AND level = 0 AND rounds = 1"),
               1);
@@ -345,16 +353,16 @@ static void a_deadline_opens_one_escalation_and_fires_level_one(void)
                             "LIKE '%escalatie-gestart%'"),
               1);
     /* 10 minutes on: round 2; 30 minutes on: level 2, anna and bram by email. */
-    escalate_run(e, T0 + 660000, M0 + 660000);
+    run_at(e, T0 + 660000, M0 + 660000);
     CHECK_INT(query_int(st, "SELECT rounds FROM escalations"), 2);
-    escalate_run(e, T0 + 1260000, M0 + 1260000);
-    escalate_run(e, T0 + 1860000, M0 + 1860000);
+    run_at(e, T0 + 1260000, M0 + 1260000);
+    run_at(e, T0 + 1860000, M0 + 1860000);
     CHECK_INT(query_int(st, "SELECT level FROM escalations"), 1);
     CHECK_INT(query_int(st, "SELECT COUNT(*) FROM alerts WHERE level = 1 AND channel = 'email'"),
               2);
     /* Running again at the same moment does nothing more. */
     long long alerts = query_int(st, "SELECT COUNT(*) FROM alerts");
-    escalate_run(e, T0 + 1860000, M0 + 1860000);
+    run_at(e, T0 + 1860000, M0 + 1860000);
     CHECK_INT(query_int(st, "SELECT COUNT(*) FROM alerts"), alerts);
     escalate_free(&e);
 done:
@@ -376,21 +384,21 @@ static void wall_clock_jumps_neither_advance_nor_delay_a_known_deadline(void)
     if (!e)
         goto done;
     /* The wall clock jumps an hour ahead after 10 s: nothing fires early. */
-    escalate_run(e, T0 + 3610000, M0 + 10000);
+    run_at(e, T0 + 3610000, M0 + 10000);
     CHECK_INT(query_int(st, "SELECT COUNT(*) FROM escalations"), 0);
     /* It jumps back two hours: at 60 s real time the deadline fires anyway,
      * and level 1 with it (its `after` is PT0S). */
-    escalate_run(e, T0 - 7140000, M0 + 60000);
+    run_at(e, T0 - 7140000, M0 + 60000);
     CHECK_INT(query_int(st, "SELECT COUNT(*) FROM escalations"), 1);
     CHECK_INT(query_int(st, "SELECT rounds FROM escalations"), 1);
     /* The repeat comes 10 minutes of real time later, and level 2 after 30,
      * whatever the wall clock says meanwhile. */
-    escalate_run(e, T0 + 86400000, M0 + 60000 + 599000);
+    run_at(e, T0 + 86400000, M0 + 60000 + 599000);
     CHECK_INT(query_int(st, "SELECT rounds FROM escalations"), 1);
-    escalate_run(e, T0 + 86400000, M0 + 60000 + 600000);
+    run_at(e, T0 + 86400000, M0 + 60000 + 600000);
     CHECK_INT(query_int(st, "SELECT rounds FROM escalations"), 2);
     CHECK_INT(query_int(st, "SELECT level FROM escalations"), 0);
-    escalate_run(e, T0 - 86400000, M0 + 60000 + 1800000);
+    run_at(e, T0 - 86400000, M0 + 60000 + 1800000);
     CHECK_INT(query_int(st, "SELECT level FROM escalations"), 1);
     escalate_free(&e);
     store_close(&st);
@@ -403,7 +411,7 @@ static void wall_clock_jumps_neither_advance_nor_delay_a_known_deadline(void)
     CHECK(e != NULL);
     if (!e)
         goto done;
-    escalate_run(e, T0 + 3660000, M0 + 60000);
+    run_at(e, T0 + 3660000, M0 + 60000);
     CHECK_INT(query_int(st, "SELECT level FROM escalations"), 0);
     CHECK_INT(query_int(st, "SELECT COUNT(*) FROM alerts WHERE level = 0"), 2);
     escalate_free(&e);
@@ -428,20 +436,20 @@ static void after_a_restart_an_overdue_escalation_fires_once(void)
     CHECK(e != NULL);
     if (!e)
         goto done;
-    escalate_run(e, T0 + 10860000, 42);
+    run_at(e, T0 + 10860000, 42);
     CHECK_INT(query_int(st, "SELECT rounds FROM escalations"), 1);
     CHECK_INT(query_int(st, "SELECT level FROM escalations"), 1);
     /* The next repeat counts from now: 15 minutes on, not at once. */
-    escalate_run(e, T0 + 10860000 + 899000, 42 + 899000);
+    run_at(e, T0 + 10860000 + 899000, 42 + 899000);
     CHECK_INT(query_int(st, "SELECT rounds FROM escalations"), 1);
-    escalate_run(e, T0 + 10860000 + 900000, 42 + 900000);
+    run_at(e, T0 + 10860000 + 900000, 42 + 900000);
     CHECK_INT(query_int(st, "SELECT rounds FROM escalations"), 2);
     escalate_free(&e);
     /* Another restart with the step overdue: again one round. */
     e = escalate_new(cfg, st, NULL, T0 + 20000000, 7, NULL, NULL, err, sizeof err);
     CHECK(e != NULL);
     if (e)
-        escalate_run(e, T0 + 20000000, 7);
+        run_at(e, T0 + 20000000, 7);
     CHECK_INT(query_int(st, "SELECT rounds FROM escalations"), 3);
     CHECK_INT(query_int(st, "SELECT COUNT(*) FROM escalations"), 1);
     escalate_free(&e);
@@ -463,7 +471,7 @@ static void an_acknowledgement_stops_the_rounds_and_rearms(void)
     CHECK(e != NULL);
     if (!e)
         goto done;
-    escalate_run(e, T0 + 60000, M0 + 60000);
+    run_at(e, T0 + 60000, M0 + 60000);
     json_t *res = NULL;
     CHECK_INT(
         escalate_ack(e, 1, "zed", NULL, "admin", T0 + 120000, M0 + 120000, &res, err, sizeof err),
@@ -485,13 +493,13 @@ static void an_acknowledgement_stops_the_rounds_and_rearms(void)
         -1);
     CHECK(strstr(err, "acknowledged, not open") != NULL);
     /* The 10-minute repeat does not come. */
-    escalate_run(e, T0 + 660000, M0 + 660000);
+    run_at(e, T0 + 660000, M0 + 660000);
     CHECK_INT(query_int(st, "SELECT rounds FROM escalations"), 1);
     CHECK_INT(query_int(st, "SELECT COUNT(*) FROM deliveries WHERE partner = 'kc' AND payload "
                             "LIKE '%escalatie-bevestigd%'"),
               1);
     /* An hour after the acknowledgement, still unanswered: open again, level 1. */
-    escalate_run(e, T0 + 3720000, M0 + 3720000);
+    run_at(e, T0 + 3720000, M0 + 3720000);
     CHECK_INT(query_int(st, "SELECT COUNT(*) FROM escalations WHERE state = 'open' AND rearms = 1 "
                             "AND level = 0 AND rounds = 2"),
               1);
@@ -517,7 +525,7 @@ static void a_referral_that_moves_on_resolves_its_escalation(void)
     CHECK(e != NULL);
     if (!e)
         goto done;
-    escalate_run(e, T0 + 60000, M0 + 60000);
+    run_at(e, T0 + 60000, M0 + 60000);
     CHECK_INT(store_begin(st), 0);
     CHECK_INT(
         store_update_referral(st, REF, "ontvangen", "2026-11-29T08:02:00.000Z", 0, T0 + 86460000),
@@ -530,10 +538,10 @@ static void a_referral_that_moves_on_resolves_its_escalation(void)
     CHECK_INT(query_int(st, "SELECT COUNT(*) FROM escalations WHERE state = 'resolved' AND "
                             "resolution = 'ontvangen'"),
               1);
-    escalate_run(e, T0 + 660000, M0 + 660000);
+    run_at(e, T0 + 660000, M0 + 660000);
     CHECK_INT(query_int(st, "SELECT rounds FROM escalations"), 1);
     /* The decision deadline still runs, and escalates on its own. */
-    escalate_run(e, T0 + 86460000, M0 + 86460000);
+    run_at(e, T0 + 86460000, M0 + 86460000);
     CHECK_INT(query_int(st, "SELECT COUNT(*) FROM escalations WHERE deadline = 'decision' AND "
                             "state = 'open'"),
               1);
@@ -584,7 +592,7 @@ static void the_emitted_events_match_their_schemas(void)
     struct escalate *e = escalate_new(cfg, st, NULL, T0, M0, NULL, NULL, err, sizeof err);
     if (!e)
         goto done;
-    escalate_run(e, T0 + 60000, M0 + 60000);
+    run_at(e, T0 + 60000, M0 + 60000);
     json_t *res = NULL;
     CHECK_INT(
         escalate_ack(e, 1, "bram", NULL, "admin", T0 + 70000, M0 + 70000, &res, err, sizeof err),
