@@ -3,8 +3,10 @@
 # what machine and when, since every figure depends on both.
 #   BIN=bin tests/bench/run.sh [extra bench_intake options, e.g. --seconds 10]
 #   REFERRALS_OPTS="--seconds 10 --open 30000" passes options to bench_referrals.
-# Both benches run even if the first one reports a problem; the exit status is
-# non-zero if either did.
+#   ESCALATE_OPTS="--open 20000 --crisis 200 --seconds 10" passes options to
+#   bench_escalate.
+# All three benches run even if an earlier one reports a problem; the exit
+# status is non-zero if any did.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-bin}
@@ -22,4 +24,9 @@ echo
 echo "command: $BIN/bench_referrals ${REFERRALS_OPTS:-}"
 echo
 "$BIN/bench_referrals" ${referrals_opts[@]+"${referrals_opts[@]}"} || rc=$?
+read -r -a escalate_opts <<< "${ESCALATE_OPTS:-}"
+echo
+echo "command: $BIN/bench_escalate ${ESCALATE_OPTS:-}"
+echo
+"$BIN/bench_escalate" ${escalate_opts[@]+"${escalate_opts[@]}"} || rc=$?
 exit "$rc"
