@@ -523,11 +523,6 @@ static void load_escalation(struct config *cfg, struct policy *pol, struct confi
 
 void escalate_config_load(struct config *cfg, const json_t *root, struct config_problems *p)
 {
-    char err[256];
-    for (size_t i = 0; i < cfg->nofficers; i++)
-        if (cfg->officers[i].webhook &&
-            notify_check_url(cfg->officers[i].webhook, 0, 0, err, sizeof err) != 0)
-            config_problem(p, "/officers/%zu/webhook: %s", i, err);
     load_teams(cfg, json_object_get(root, "teams"), p);
     load_alerting(cfg, json_object_get(root, "alerting"), p);
     if (cfg->alerting && !cfg->alerting->ketenctl && cfg->path) {

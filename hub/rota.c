@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "notify.h"
 #include "schema_format.h"
 
 #define ZONEINFO "/usr/share/zoneinfo"
@@ -348,8 +349,11 @@ static void load_officers(struct config *cfg, const json_t *arr, struct load *L)
         const char *webhook = text_field(L, o, "webhook", where, 2048, 0);
         if (email && !looks_like_email(email))
             problem(L, "%s/email: \"%.64s\" does not look like an e-mail address", where, email);
+        char err[256];
         if (webhook && !valid_webhook(webhook))
             problem(L, "%s/webhook: must be an https:// or http:// URL with a host", where);
+        else if (webhook && notify_check_url(webhook, 0, 0, err, sizeof err) != 0)
+            problem(L, "%s/webhook: %s", where, err); /* plain http to another machine */
         if (!id_ok)
             continue;
         /* Registered even when another field is wrong, so the rota's
