@@ -110,7 +110,7 @@ static void print_groups(const char *title, const json_t *obj)
 {
     const char *k;
     json_t *v;
-    printf("  %-10s", title);
+    printf("  %-11s", title);
     if (json_object_size(obj) == 0)
         printf(" -");
     int first = 1;
@@ -164,6 +164,8 @@ static int cmd_status(const char *config_path, int argc, char **argv)
         print_groups("intake", json_object_get(s, "intake_outcomes"));
         print_groups("referrals", json_object_get(s, "referrals_by_state"));
         print_groups("deliveries", json_object_get(s, "deliveries_by_state"));
+        print_groups("escalations", json_object_get(s, "escalations_by_state"));
+        print_groups("alerts", json_object_get(s, "alerts_by_state"));
         printf("audit      %lld records\n",
                (long long)json_integer_value(json_object_get(s, "audit_records")));
     }

@@ -856,7 +856,13 @@ json_t *store_stats(struct store *st)
         query_groups(st->db, "SELECT state, count(*) FROM referrals GROUP BY state");
     json_t *deliveries =
         query_groups(st->db, "SELECT state, count(*) FROM deliveries GROUP BY state");
-    if (!by_type || !by_partner || !rejected || !referrals || !deliveries) {
+    json_t *escalations =
+        query_groups(st->db, "SELECT state, count(*) FROM escalations GROUP BY state");
+    json_t *alerts = query_groups(st->db, "SELECT state, count(*) FROM alerts GROUP BY state");
+    if (!by_type || !by_partner || !rejected || !referrals || !deliveries || !escalations ||
+        !alerts) {
+        json_decref(escalations);
+        json_decref(alerts);
         json_decref(by_type);
         json_decref(by_partner);
         json_decref(rejected);
@@ -864,10 +870,11 @@ json_t *store_stats(struct store *st)
         json_decref(deliveries);
         return NULL;
     }
-    return json_pack("{sI sI so so so so so sI sI}", "events", (json_int_t)events, "last_seq",
+    return json_pack("{sI sI so so so so so so so sI sI}", "events", (json_int_t)events, "last_seq",
                      (json_int_t)last, "by_type", by_type, "by_partner", by_partner,
                      "intake_outcomes", rejected, "referrals_by_state", referrals,
-                     "deliveries_by_state", deliveries, "audit_records", (json_int_t)audit,
+                     "deliveries_by_state", deliveries, "escalations_by_state", escalations,
+                     "alerts_by_state", alerts, "audit_records", (json_int_t)audit,
                      "schema_version", (json_int_t)version);
 }
 
