@@ -273,6 +273,19 @@ static int emit(struct escalate *e, const char *type, const char *referral, json
     return rc;
 }
 
+/* escalatie-gestart: opened (heropend 0) or re-armed for the n-th time. */
+static int emit_started(struct escalate *e, long long id, const char *referral, const char *partner,
+                        const char *policy, enum esc_deadline d, const char *due_text, int heropend,
+                        const char *now)
+{
+    return emit(e, TYPE_GESTART, referral,
+                json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:i}", "escalatie", (json_int_t)id,
+                          "doorverwijzing", referral, "partner", partner, "beleid", policy,
+                          "termijn", deadline_nl(d), "termijnVerstreken", due_text, "heropend",
+                          heropend),
+                now);
+}
+
 /* ---- alerts ----------------------------------------------------------- */
 
 /* Remembers an alert to hand to notify once its row is committed. */
@@ -639,11 +652,7 @@ static int open_escalation(struct escalate *e, const char *referral, enum esc_de
     audit(e, "hub", "escalation", object, "opened",
           json_pack("{s:s, s:s, s:s, s:s}", "referral", referral, "deadline", esc_deadline_name(d),
                     "policy", policy, "partner", partner));
-    if (emit(e, TYPE_GESTART, referral,
-             json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:i}", "escalatie", (json_int_t)id,
-                       "doorverwijzing", referral, "partner", partner, "beleid", policy, "termijn",
-                       deadline_nl(d), "termijnVerstreken", due_text, "heropend", 0),
-             now) != 0)
+    if (emit_started(e, id, referral, partner, policy, d, due_text, 0, now) != 0)
         return -1;
     return heap_push(e, ITEM_STEP, id, next, wall, mono);
 }
@@ -751,12 +760,8 @@ static int rearm(struct escalate *e, struct esc_row *r, int64_t wall, int64_t mo
     snprintf(object, sizeof object, "escalation:%lld", r->id);
     log_msg(LOG_WARN, "event=escalation_rearmed escalation=%lld referral=%s", r->id, r->referral);
     audit(e, "hub", "escalation", object, "rearmed", json_pack("{s:i}", "rearms", r->rearms + 1));
-    if (emit(e, TYPE_GESTART, r->referral,
-             json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:i}", "escalatie", (json_int_t)r->id,
-                       "doorverwijzing", r->referral, "partner", r->partner, "beleid", r->policy,
-                       "termijn", deadline_nl(r->deadline), "termijnVerstreken", due_text,
-                       "heropend", r->rearms + 1),
-             now) != 0)
+    if (emit_started(e, r->id, r->referral, r->partner, r->policy, r->deadline, due_text,
+                     r->rearms + 1, now) != 0)
         return -1;
     return heap_push(e, ITEM_STEP, r->id, next, wall, mono);
 }

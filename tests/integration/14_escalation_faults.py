@@ -12,12 +12,10 @@ import datetime
 import json
 import os
 import re
-import subprocess
 import time
-import types
 import unittest
 
-from harness import KETENHUBD, SLOW, main, make_event, signal_data
+from harness import SLOW, main, make_event, signal_data
 from escalation_util import EscalationHub
 
 ONE_LEVEL = [{"after": "PT0S", "targets": ["on-duty"], "channels": ["webhook", "email"],
@@ -324,31 +322,6 @@ class KillNine(Case):
 
 # ---- 7: the wall clock jumps ---------------------------------------------
 
-def start_with_env(hub, env):
-    """Hub.start (harness.py) with an environment for ketenhubd."""
-    def start(self, listen=None):
-        if listen:
-            self.rewrite_config(listen=listen)
-        self.log = open(self.log_path, "ab")
-        start_offset = self.log.tell()
-        self.proc = subprocess.Popen([KETENHUBD, "--config", self.config_path],
-                                     stdout=self.log, stderr=self.log, env=env)
-        deadline = time.time() + 10 * SLOW
-        while time.time() < deadline:
-            with open(self.log_path, "rb") as f:
-                f.seek(start_offset)
-                m = re.search(rb"event=listening endpoint=(\S+)", f.read())
-            if m:
-                self.endpoint = m.group(1).decode()
-                return self
-            if self.proc.poll() is not None:
-                raise RuntimeError("ketenhubd exited %d:\n%s"
-                                   % (self.proc.returncode, self.log_text()))
-            time.sleep(0.02)
-        raise RuntimeError("ketenhubd did not start:\n" + self.log_text())
-    hub.start = types.MethodType(start, hub)
-
-
 @unittest.skipUnless(os.path.exists(FAKETIME_LIB), "libfaketime not installed (package faketime)")
 class WallClockJump(Case):
     """The hub's wall clock jumps by an hour after it has learned a deadline.
@@ -361,9 +334,8 @@ class WallClockJump(Case):
         eh = self.hub(receipt="PT4S", **kw)
         self.offset_file = os.path.join(eh.hub.dir, "faketime.offset")
         self.set_offset("+0")
-        start_with_env(eh.hub, dict(os.environ, LD_PRELOAD=FAKETIME_LIB,
-                                    FAKETIME_DONT_FAKE_MONOTONIC="1", FAKETIME_NO_CACHE="1",
-                                    FAKETIME_TIMESTAMP_FILE=self.offset_file))
+        eh.hub.env = dict(os.environ, LD_PRELOAD=FAKETIME_LIB, FAKETIME_DONT_FAKE_MONOTONIC="1",
+                          FAKETIME_NO_CACHE="1", FAKETIME_TIMESTAMP_FILE=self.offset_file)
         return eh.start()
 
     def set_offset(self, offset):

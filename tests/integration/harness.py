@@ -109,6 +109,7 @@ class Hub:
         self.db_path = os.path.join(self.dir, "hub.db")
         self.log_path = os.path.join(self.dir, "hub.log")
         self.proc = None
+        self.env = None  # ketenhubd's environment (None: this process's)
         self.endpoint = None
         self.ctx = zmq.Context()
         self.sockets = []
@@ -120,7 +121,7 @@ class Hub:
         self.log = open(self.log_path, "ab")
         start_offset = self.log.tell()
         self.proc = subprocess.Popen([KETENHUBD, "--config", self.config_path],
-                                     stdout=self.log, stderr=self.log)
+                                     stdout=self.log, stderr=self.log, env=self.env)
         deadline = time.time() + 10 * SLOW
         while time.time() < deadline:
             with open(self.log_path, "rb") as f:

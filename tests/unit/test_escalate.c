@@ -322,17 +322,32 @@ static int64_t run_at(struct escalate *e, int64_t wall, int64_t mono)
 #define T0 INT64_C(1795939200000) /* 2026-11-29T08:00:00Z */
 #define M0 INT64_C(5000000)       /* the monotonic clock then */
 
+/* Loads a config whose crisis policy escalates as `escalation`, opens a new
+ * store `db` with one referral whose receipt is due at T0 + 60 s, and starts
+ * the engine at (wall, mono). Returns it, or NULL after a failed CHECK; the
+ * caller frees *cfg and *st (set as far as they got) either way. */
+static struct escalate *start(const char *escalation, const char *db, int64_t wall, int64_t mono,
+                              struct config **cfg, struct store **st)
+{
+    char err[256];
+    *cfg = load_ok(escalation);
+    *st = fresh_store(db);
+    CHECK(*cfg && *st);
+    if (!*cfg || !*st)
+        return NULL;
+    put_referral(*st, REF, T0 + 60000);
+    struct escalate *e = escalate_new(*cfg, *st, NULL, wall, mono, NULL, NULL, err, sizeof err);
+    if (!e)
+        fprintf(stderr, "  escalate_new: %s\n", err);
+    CHECK(e != NULL);
+    return e;
+}
+
 static void a_deadline_opens_one_escalation_and_fires_level_one(void)
 {
-    struct config *cfg = load_ok("{'levels': " LEVELS "}");
-    struct store *st = fresh_store("open.db");
-    CHECK(cfg && st);
-    if (!cfg || !st)
-        goto done;
-    put_referral(st, REF, T0 + 60000);
-    char err[256];
-    struct escalate *e = escalate_new(cfg, st, NULL, T0, M0, NULL, NULL, err, sizeof err);
-    CHECK(e != NULL);
+    struct config *cfg = NULL;
+    struct store *st = NULL;
+    struct escalate *e = start("{'levels': " LEVELS "}", "open.db", T0, M0, &cfg, &st);
     if (!e)
         goto done;
     CHECK_INT(escalate_scheduled(e), 2); /* receipt and decision */
@@ -372,15 +387,10 @@ done:
 
 static void wall_clock_jumps_neither_advance_nor_delay_a_known_deadline(void)
 {
-    struct config *cfg = load_ok("{'levels': " LEVELS "}");
-    struct store *st = fresh_store("jump.db");
-    CHECK(cfg && st);
-    if (!cfg || !st)
-        goto done;
-    put_referral(st, REF, T0 + 60000);
+    struct config *cfg = NULL;
+    struct store *st = NULL;
     char err[256];
-    struct escalate *e = escalate_new(cfg, st, NULL, T0, M0, NULL, NULL, err, sizeof err);
-    CHECK(e != NULL);
+    struct escalate *e = start("{'levels': " LEVELS "}", "jump.db", T0, M0, &cfg, &st);
     if (!e)
         goto done;
     /* The wall clock jumps an hour ahead after 10 s: nothing fires early. */
@@ -422,18 +432,13 @@ done:
 
 static void after_a_restart_an_overdue_escalation_fires_once(void)
 {
-    struct config *cfg = load_ok("{'levels': " LEVELS "}");
-    struct store *st = fresh_store("restart.db");
-    CHECK(cfg && st);
-    if (!cfg || !st)
-        goto done;
-    put_referral(st, REF, T0 + 60000);
+    struct config *cfg = NULL;
+    struct store *st = NULL;
     char err[256];
     /* Down from before the deadline until 3 hours after it: the hub starts
      * with a new monotonic clock. One round, at level 2, at once. */
     struct escalate *e =
-        escalate_new(cfg, st, NULL, T0 + 10860000, 42, NULL, NULL, err, sizeof err);
-    CHECK(e != NULL);
+        start("{'levels': " LEVELS "}", "restart.db", T0 + 10860000, 42, &cfg, &st);
     if (!e)
         goto done;
     run_at(e, T0 + 10860000, 42);
@@ -460,15 +465,11 @@ done:
 
 static void an_acknowledgement_stops_the_rounds_and_rearms(void)
 {
-    struct config *cfg = load_ok("{'levels': " LEVELS ", 'rearm': 'PT1H'}");
-    struct store *st = fresh_store("ack.db");
-    CHECK(cfg && st);
-    if (!cfg || !st)
-        goto done;
-    put_referral(st, REF, T0 + 60000);
+    struct config *cfg = NULL;
+    struct store *st = NULL;
     char err[256];
-    struct escalate *e = escalate_new(cfg, st, NULL, T0, M0, NULL, NULL, err, sizeof err);
-    CHECK(e != NULL);
+    struct escalate *e =
+        start("{'levels': " LEVELS ", 'rearm': 'PT1H'}", "ack.db", T0, M0, &cfg, &st);
     if (!e)
         goto done;
     run_at(e, T0 + 60000, M0 + 60000);
@@ -514,15 +515,9 @@ done:
 
 static void a_referral_that_moves_on_resolves_its_escalation(void)
 {
-    struct config *cfg = load_ok("{'levels': " LEVELS "}");
-    struct store *st = fresh_store("resolve.db");
-    CHECK(cfg && st);
-    if (!cfg || !st)
-        goto done;
-    put_referral(st, REF, T0 + 60000);
-    char err[256];
-    struct escalate *e = escalate_new(cfg, st, NULL, T0, M0, NULL, NULL, err, sizeof err);
-    CHECK(e != NULL);
+    struct config *cfg = NULL;
+    struct store *st = NULL;
+    struct escalate *e = start("{'levels': " LEVELS "}", "resolve.db", T0, M0, &cfg, &st);
     if (!e)
         goto done;
     run_at(e, T0 + 60000, M0 + 60000);
@@ -581,16 +576,14 @@ static struct schema_registry *load_schemas(void)
 
 static void the_emitted_events_match_their_schemas(void)
 {
-    struct config *cfg = load_ok("{'levels': " LEVELS ", 'rearm': 'PT1H'}");
-    struct store *st = fresh_store("events.db");
-    struct schema_registry *reg = load_schemas();
-    CHECK(cfg && st && reg);
-    if (!cfg || !st || !reg)
-        goto done;
-    put_referral(st, REF, T0 + 60000);
+    struct config *cfg = NULL;
+    struct store *st = NULL;
     char err[256];
-    struct escalate *e = escalate_new(cfg, st, NULL, T0, M0, NULL, NULL, err, sizeof err);
-    if (!e)
+    struct schema_registry *reg = load_schemas();
+    CHECK(reg != NULL);
+    struct escalate *e =
+        start("{'levels': " LEVELS ", 'rearm': 'PT1H'}", "events.db", T0, M0, &cfg, &st);
+    if (!e || !reg)
         goto done;
     run_at(e, T0 + 60000, M0 + 60000);
     json_t *res = NULL;
@@ -629,6 +622,7 @@ static void the_emitted_events_match_their_schemas(void)
     sqlite3_finalize(s);
     CHECK_INT(seen, 2);
 done:
+    escalate_free(&e);
     schema_registry_free(&reg);
     store_close(&st);
     config_free(&cfg);
