@@ -184,6 +184,11 @@ static void handle_admin(struct broker *b)
         }
         zmq_msg_init(&body);
         int ok = zmq_msg_more(&rid) && zmq_msg_recv(&body, b->admin, 0) >= 0;
+        /* A REQ client puts an empty delimiter frame first: skip it, and
+         * answer with one, so REQ and DEALER clients both work. */
+        int req = ok && zmq_msg_size(&body) == 0 && zmq_msg_more(&body);
+        if (req)
+            ok = zmq_msg_recv(&body, b->admin, 0) >= 0;
         int more = ok && zmq_msg_more(&body);
         while (more) { /* extra frames: drop */
             zmq_msg_t extra;
@@ -197,6 +202,8 @@ static void handle_admin(struct broker *b)
             if (reply) {
                 zmq_send(b->admin, zmq_msg_data(&rid), zmq_msg_size(&rid),
                          ZMQ_SNDMORE | ZMQ_DONTWAIT);
+                if (req)
+                    zmq_send(b->admin, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
                 zmq_send(b->admin, reply, strlen(reply), ZMQ_DONTWAIT);
                 free(reply);
             }

@@ -740,5 +740,53 @@ class NoPersonalData(unittest.TestCase):
             self.assertIn("This message holds no personal data", mail_text(m))
 
 
+class AdminSocket(unittest.TestCase):
+    """docs/protocol.md §12 to the letter: one JSON frame each way, over ipc://,
+    from a DEALER or a REQ socket; the socket file is mode 0600."""
+
+    @classmethod
+    def setUpClass(cls):
+        import zmq
+        cls.zmq = zmq
+        cls.eh = EscalationHub().start()
+        cls.path = os.path.join(cls.eh.hub.dir, "ketenhub.sock")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.eh.close()
+
+    def ask(self, kind, frame):
+        s = self.eh.hub.ctx.socket(kind)
+        s.linger = 0
+        s.connect("ipc://" + self.path)
+        try:
+            s.send(frame)
+            self.assertTrue(s.poll(5000 * SLOW), "no answer on the admin socket")
+            return json.loads(s.recv())
+        finally:
+            s.close()
+
+    def test_the_socket_is_only_for_the_hubs_user(self):
+        self.assertEqual(os.stat(self.path).st_mode & 0o777, 0o600)
+
+    def test_ping_from_dealer_and_req(self):
+        for kind in (self.zmq.DEALER, self.zmq.REQ):
+            r = self.ask(kind, b'{"op": "ping"}')
+            self.assertEqual(r["ok"], True)
+            self.assertRegex(r["version"], r"^\d+\.\d+\.\d+$")
+
+    def test_bad_requests_get_a_reason(self):
+        r = self.ask(self.zmq.DEALER, b"not json")
+        self.assertEqual(r, {"ok": False, "error": "request is not a JSON object"})
+        r = self.ask(self.zmq.REQ, b'{"op": "reboot"}')
+        self.assertFalse(r["ok"])
+        self.assertIn("/op", r["error"])
+        r = self.ask(self.zmq.DEALER, b'{"op": "ack", "escalation": "one", "by": "anna"}')
+        self.assertFalse(r["ok"])
+        self.assertIn("/escalation", r["error"])
+        r = self.ask(self.zmq.DEALER, b'{"op": "ack", "escalation": 5, "by": "anna"}')
+        self.assertEqual(r, {"ok": False, "error": "no escalation 5"})
+
+
 if __name__ == "__main__":
     main()
