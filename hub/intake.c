@@ -388,7 +388,7 @@ static int store_new(struct intake *in, struct intake_msg *m, const struct store
         return -1;
     if (is_response)
         return referrals_apply_response(in->st, m->partner, &plan, *seq, received);
-    return referrals_store(in->st, *seq, c->plan, touch, in) < 0 ? -1 : 0;
+    return referrals_store(in->st, *seq, m->partner, c->plan, touch, in) < 0 ? -1 : 0;
 }
 
 /* A heartbeat gets its echo; a receipt confirms a delivery (audited, no

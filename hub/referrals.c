@@ -70,6 +70,13 @@ int referrals_apply_response(struct store *st, const struct partner *partner,
     if (store_update_referral(st, plan->referral, to, time, plan->receipt_due_ms,
                               plan->decision_due_ms) != 0)
         return -1;
+    /* Accepting or declining implies receipt; the first moment of each is kept. */
+    int decided = plan->to == REFERRAL_GEACCEPTEERD || plan->to == REFERRAL_AFGEWEZEN;
+    int received = decided || plan->to == REFERRAL_ONTVANGEN;
+    int64_t now = util_wall_ms();
+    if ((received || decided) &&
+        store_referral_answered(st, plan->referral, received ? now : 0, decided ? now : 0) != 0)
+        return -1;
     struct store_history h = {plan->referral,
                               time,
                               partner->id,
@@ -120,6 +127,21 @@ struct referrals_plan *referrals_plan(const struct config *cfg, const json_t *da
         goto fail;
     plan->now_ms = now_ms;
     util_time_format(now_ms, plan->time);
+    static const char *const forms[] = {"seksueel", "arbeid", "crimineel", "orgaanverwijdering",
+                                        "onbekend"};
+    size_t k;
+    json_t *v;
+    json_array_foreach(json_object_get(data, "vormenVanUitbuiting"), k, v)
+    {
+        for (unsigned b = 0; b < sizeof forms / sizeof *forms; b++)
+            if (json_is_string(v) && strcmp(json_string_value(v), forms[b]) == 0)
+                plan->forms |= 1u << b;
+    }
+    const char *urgency = json_string_value(json_object_get(data, "urgentie"));
+    snprintf(plan->urgency, sizeof plan->urgency, "%s", urgency ? urgency : "normaal");
+    plan->minor = json_is_true(json_object_get(data, "minderjarig"));
+    const char *gm = json_string_value(json_object_get(data, "woongemeente"));
+    snprintf(plan->municipality, sizeof plan->municipality, "%s", gm && strlen(gm) == 6 ? gm : "");
     for (size_t i = 0; i < n; i++) {
         struct referrals_item *it = &plan->items[i];
         it->partner = hits[i].partner;
@@ -158,10 +180,15 @@ void referrals_plan_free(struct referrals_plan **self_p)
     *self_p = NULL;
 }
 
-int referrals_store(struct store *st, int64_t signal_seq, const struct referrals_plan *plan,
-                    referrals_touched_fn touched, void *arg)
+int referrals_store(struct store *st, int64_t signal_seq, const struct partner *sender,
+                    const struct referrals_plan *plan, referrals_touched_fn touched, void *arg)
 {
     const char *time = plan->time;
+    struct store_signal_facts f = {
+        signal_seq,  plan->now_ms,  sender->id,  authz_role_name(sender->role),
+        plan->forms, plan->urgency, plan->minor, plan->municipality};
+    if (store_put_signal_facts(st, &f) != 0)
+        return -1;
     for (size_t i = 0; i < plan->n; i++) {
         const struct referrals_item *it = &plan->items[i];
         struct store_referral r = {it->referral_id,
@@ -172,7 +199,8 @@ int referrals_store(struct store *st, int64_t signal_seq, const struct referrals
                                    referral_state_name(REFERRAL_AANGEBODEN),
                                    time,
                                    it->receipt_due_ms,
-                                   it->decision_due_ms};
+                                   it->decision_due_ms,
+                                   plan->now_ms};
         struct store_history h = {it->referral_id, time,      "hub", "aangeboden", NULL,
                                   "aangeboden",    signal_seq};
         char detail[512];

@@ -63,6 +63,11 @@ struct referrals_plan {
     size_t n;
     int64_t now_ms;
     char time[UTIL_TIME_LEN]; /* now_ms as RFC 3339: created, and the offers' time */
+    /* The signal's facts for the coordinator's report (docs/reporting.md). */
+    unsigned forms; /* bits as in struct store_signal_facts */
+    char urgency[16];
+    int minor;
+    char municipality[8]; /* "" when absent */
 };
 
 /*
@@ -77,13 +82,14 @@ struct referrals_plan *referrals_plan(const struct config *cfg, const json_t *da
 void referrals_plan_free(struct referrals_plan **self_p);
 
 /*
- * Stores a planned signal's referrals (signal already stored as
- * `signal_seq`): each referral, its first history entry, an audit record and
- * its queued delivery. Calls `touched` per partner. Returns the number made,
- * or -1 on a store error. Call inside intake's transaction.
+ * Stores a planned signal's facts and referrals (signal already stored as
+ * `signal_seq`, sent by `sender`): the facts, each referral, its first
+ * history entry, an audit record and its queued delivery. Calls `touched`
+ * per partner. Returns the number of referrals made, or -1 on a store error.
+ * Call inside intake's transaction.
  */
-int referrals_store(struct store *st, int64_t signal_seq, const struct referrals_plan *plan,
-                    referrals_touched_fn touched, void *arg);
+int referrals_store(struct store *st, int64_t signal_seq, const struct partner *sender,
+                    const struct referrals_plan *plan, referrals_touched_fn touched, void *arg);
 
 /*
  * Builds the doorverwijzing-aangeboden event for one referral: a CloudEvent

@@ -43,6 +43,7 @@ struct store {
     sqlite3_stmt *begin, *commit, *rollback;
     sqlite3_stmt *event_key_columns, *insert_event, *insert_key, *insert_audit;
     sqlite3_stmt *insert_referral, *get_referral, *update_referral, *insert_history;
+    sqlite3_stmt *referral_answered, *insert_facts;
     sqlite3_stmt *insert_delivery, *pending_deliveries, *confirm_delivery, *dead_delivery;
     uint8_t hash_key[crypto_shorthash_KEYBYTES];
     struct keymap *keys;
@@ -185,6 +186,49 @@ static const char *const migrations[] = {
     "  elapsed_ms INTEGER"
     ");"
     "CREATE INDEX attempts_by_alert ON alert_attempts (alert, seq);",
+    /* 4: what the coordinator's report reads (docs/reporting.md): a signal's
+     * facts in clear, and the moments a referral was made, answered and an
+     * escalation acknowledged. Backfilled from what versions 1-3 kept (the
+     * sender's role was not kept: "unknown"). */
+    "CREATE TABLE signal_facts ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  received_ms INTEGER NOT NULL,"
+    "  partner TEXT NOT NULL,"
+    "  role TEXT NOT NULL,"
+    "  forms INTEGER NOT NULL,"
+    "  urgency TEXT NOT NULL,"
+    "  minor INTEGER NOT NULL,"
+    "  municipality TEXT"
+    ");"
+    "CREATE INDEX signal_facts_by_time ON signal_facts (received_ms);"
+    "INSERT INTO signal_facts "
+    "SELECT e.seq, CAST((julianday(e.received) - 2440587.5) * 86400000 AS INTEGER), e.partner, "
+    "  'unknown', "
+    "  (SELECT COALESCE(SUM(DISTINCT CASE j.value WHEN 'seksueel' THEN 1 WHEN 'arbeid' THEN 2 "
+    "     WHEN 'crimineel' THEN 4 WHEN 'orgaanverwijdering' THEN 8 WHEN 'onbekend' THEN 16 "
+    "     ELSE 0 END), 0) FROM json_each(e.body, '$.data.vormenVanUitbuiting') j), "
+    "  COALESCE(json_extract(e.body, '$.data.urgentie'), 'normaal'), "
+    "  COALESCE(json_extract(e.body, '$.data.minderjarig'), 0), "
+    "  json_extract(e.body, '$.data.woongemeente') "
+    "FROM events e WHERE e.type = 'nl.mensenhandel.signalen.signaal-geregistreerd' "
+    "AND json_valid(e.body);"
+    "ALTER TABLE referrals ADD COLUMN created_ms INTEGER;"
+    "ALTER TABLE referrals ADD COLUMN receipt_deadline_ms INTEGER;"
+    "ALTER TABLE referrals ADD COLUMN decision_deadline_ms INTEGER;"
+    "ALTER TABLE referrals ADD COLUMN received_ms INTEGER;"
+    "ALTER TABLE referrals ADD COLUMN decided_ms INTEGER;"
+    "UPDATE referrals SET "
+    "  created_ms = CAST((julianday(created) - 2440587.5) * 86400000 AS INTEGER),"
+    "  receipt_deadline_ms = receipt_due_ms, decision_deadline_ms = decision_due_ms,"
+    "  received_ms = (SELECT CAST((julianday(MIN(h.time)) - 2440587.5) * 86400000 AS INTEGER) "
+    "    FROM referral_history h WHERE h.referral = referrals.id "
+    "    AND h.to_state IN ('ontvangen', 'geaccepteerd', 'afgewezen')),"
+    "  decided_ms = (SELECT CAST((julianday(MIN(h.time)) - 2440587.5) * 86400000 AS INTEGER) "
+    "    FROM referral_history h WHERE h.referral = referrals.id "
+    "    AND h.to_state IN ('geaccepteerd', 'afgewezen'));"
+    "ALTER TABLE escalations ADD COLUMN acked_ms INTEGER;"
+    "UPDATE escalations SET acked_ms = "
+    "  CAST((julianday(acked) - 2440587.5) * 86400000 AS INTEGER) WHERE acked IS NOT NULL;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -444,12 +488,21 @@ static struct store *open_common(const char *path, int readonly, char *err, size
                 errlen) ||
         prepare(st, &st->insert_referral,
                 "INSERT INTO referrals (id, signal_seq, partner, policy, rule, state, created, "
-                "updated, receipt_due_ms, decision_due_ms) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)",
+                "updated, receipt_due_ms, decision_due_ms, created_ms, receipt_deadline_ms, "
+                "decision_deadline_ms) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?8, ?9)",
                 err, errlen) ||
         prepare(st, &st->get_referral,
                 "SELECT id, signal_seq, partner, policy, rule, state, receipt_due_ms, "
                 "decision_due_ms FROM referrals WHERE id = ?1",
+                err, errlen) ||
+        prepare(st, &st->referral_answered,
+                "UPDATE referrals SET received_ms = COALESCE(received_ms, ?2), "
+                "decided_ms = COALESCE(decided_ms, ?3) WHERE id = ?1",
+                err, errlen) ||
+        prepare(st, &st->insert_facts,
+                "INSERT INTO signal_facts (seq, received_ms, partner, role, forms, urgency, minor, "
+                "municipality) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 err, errlen) ||
         prepare(st, &st->update_referral,
                 "UPDATE referrals SET state = ?2, updated = ?3, receipt_due_ms = ?4, "
@@ -511,6 +564,8 @@ void store_close(struct store **self_p)
     sqlite3_finalize(st->insert_referral);
     sqlite3_finalize(st->get_referral);
     sqlite3_finalize(st->update_referral);
+    sqlite3_finalize(st->referral_answered);
+    sqlite3_finalize(st->insert_facts);
     sqlite3_finalize(st->insert_history);
     sqlite3_finalize(st->insert_delivery);
     sqlite3_finalize(st->pending_deliveries);
@@ -685,6 +740,34 @@ int store_put_referral(struct store *st, const struct store_referral *r)
     bind_text(s, 7, r->time);
     bind_ms(s, 8, r->receipt_due_ms);
     bind_ms(s, 9, r->decision_due_ms);
+    bind_ms(s, 10, r->created_ms);
+    return step_done(s);
+}
+
+int store_referral_answered(struct store *st, const char *id, int64_t received_ms,
+                            int64_t decided_ms)
+{
+    sqlite3_stmt *s = st->referral_answered;
+    bind_text(s, 1, id);
+    bind_ms(s, 2, received_ms);
+    bind_ms(s, 3, decided_ms);
+    return step_done(s);
+}
+
+int store_put_signal_facts(struct store *st, const struct store_signal_facts *f)
+{
+    sqlite3_stmt *s = st->insert_facts;
+    sqlite3_bind_int64(s, 1, f->seq);
+    sqlite3_bind_int64(s, 2, f->received_ms);
+    bind_text(s, 3, f->partner);
+    bind_text(s, 4, f->role);
+    sqlite3_bind_int(s, 5, (int)f->forms);
+    bind_text(s, 6, f->urgency);
+    sqlite3_bind_int(s, 7, f->minor);
+    if (f->municipality && *f->municipality)
+        bind_text(s, 8, f->municipality);
+    else
+        sqlite3_bind_null(s, 8);
     return step_done(s);
 }
 

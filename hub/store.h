@@ -80,6 +80,7 @@ struct store_referral {
     const char *time;
     int64_t receipt_due_ms;
     int64_t decision_due_ms;
+    int64_t created_ms; /* 0: unknown */
 };
 
 /* A referral as read back. */
@@ -124,6 +125,28 @@ int store_get_referral(struct store *st, const char *id, struct store_referral_r
 /* Sets a referral's state and deadlines (0 = none). 0, or -1 (also if absent). */
 int store_update_referral(struct store *st, const char *id, const char *state, const char *time,
                           int64_t receipt_due_ms, int64_t decision_due_ms);
+
+/* Notes when a referral was first answered: received_ms (its receipt, or an
+ * accept/decline, which implies it) and decided_ms (accepted or declined);
+ * 0 leaves one as it is, and a moment already set is kept. 0 or -1. */
+int store_referral_answered(struct store *st, const char *id, int64_t received_ms,
+                            int64_t decided_ms);
+
+/* A signal's facts, kept in clear for the coordinator's report
+ * (docs/reporting.md). Strings borrowed. */
+struct store_signal_facts {
+    int64_t seq; /* the signal's event seq */
+    int64_t received_ms;
+    const char *partner;
+    const char *role;
+    unsigned forms; /* bit 0 seksueel, 1 arbeid, 2 crimineel, 3 orgaanverwijdering, 4 onbekend */
+    const char *urgency;
+    int minor;
+    const char *municipality; /* CBS code, or NULL / "" when absent */
+};
+
+/* Stores a signal's facts. 0 or -1. Call inside intake's transaction. */
+int store_put_signal_facts(struct store *st, const struct store_signal_facts *f);
 
 /* Appends to a referral's history. 0 or -1. */
 int store_add_history(struct store *st, const struct store_history *h);

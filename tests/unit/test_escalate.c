@@ -291,7 +291,8 @@ static void put_referral(struct store *st, const char *id, int64_t due)
                                "aangeboden",
                                "2026-11-29T08:00:00.000Z",
                                due,
-                               due + 86400000};
+                               due + 86400000,
+                               due - 60000};
     struct store_history h = {
         id, "2026-11-29T08:00:00.000Z", "hub", "aangeboden", NULL, "aangeboden", 1};
     CHECK_INT(store_begin(st), 0);
