@@ -76,6 +76,9 @@ $(UNIT_BIN): $(O)/unit/%: $(O)/tests/unit/%.o $(LIBHUB) $(LIBKETEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
+# Unit tests of ketenctl code link that code's object too ($^ takes it in).
+$(O)/unit/test_report_render: $(O)/ctl/report_render.o
+
 # Installs the Debian packages the build and the tests need, when run as root;
 # otherwise prints the exact apt-get line and stops.
 deps:

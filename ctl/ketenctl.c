@@ -34,6 +34,8 @@
 #include "config.h"
 #include "receive.h"
 #include "ctl/referrals.h"
+#include "ctl/report.h"
+#include "ctl/report_render.h"
 #include "keyfile.h"
 #include "referral.h"
 #include "rota.h"
@@ -56,6 +58,8 @@ static void usage(FILE *out)
         "       ketenctl --config FILE oncall [--at TIME] [--json]\n"
         "       ketenctl --config FILE escalations [--open] [--json]\n"
         "       ketenctl --config FILE ack ESCALATION_ID --by OFFICER [--note TEXT] [--json]\n"
+        "       ketenctl --config FILE report --from DATE --to DATE [--format json|csv|html]\n"
+        "                     [--out PATH] [--threshold N]\n"
         "       ketenctl send --hub ENDPOINT --hub-key HUB.pub --key PARTNER.key\n"
         "                     [--timeout SECONDS] EVENT.json...\n"
         "       ketenctl receive --hub ENDPOINT --hub-key HUB.pub --key PARTNER.key\n"
@@ -75,6 +79,9 @@ static void usage(FILE *out)
         "             waiting for an acknowledgement\n"
         "ack          acknowledges an escalation through the running hub (its admin\n"
         "             socket): stops the repeats; OFFICER is an officer id\n"
+        "report       the coordinator's overview of a period (dates YYYY-MM-DD, UTC, both\n"
+        "             included): signals, referrals, response times, escalations; counts\n"
+        "             below N (default 5) hidden (docs/reporting.md)\n"
         "send         sends each event file (\"-\" = stdin) over CURVE, prints each reply\n"
         "             as one JSON line; exits 0 only if every event was accepted\n"
         "receive      takes deliveries as the partner: prints each as one JSON line and\n"
@@ -806,6 +813,82 @@ static int cmd_ack(const char *config_path, int argc, char **argv)
     return fflush(stdout) == 0 ? rc : 1;
 }
 
+/* `ketenctl report --from DATE --to DATE [--format F] [--out PATH] [--threshold N]`. */
+static int cmd_report(const char *config_path, int argc, char **argv)
+{
+    const char *from = NULL, *to = NULL, *format = "json", *out_path = NULL;
+    long threshold = REPORT_THRESHOLD_DEFAULT;
+    for (int i = 1; i < argc; i++) {
+        const char *opt = argv[i];
+        if (strcmp(opt, "--from") != 0 && strcmp(opt, "--to") != 0 &&
+            strcmp(opt, "--format") != 0 && strcmp(opt, "--out") != 0 &&
+            strcmp(opt, "--threshold") != 0)
+            return usage_error("report", "unknown argument \"%s\"", opt);
+        if (i + 1 >= argc)
+            return usage_error("report", "%s needs a value", opt);
+        const char *v = argv[++i];
+        if (strcmp(opt, "--from") == 0)
+            from = v;
+        else if (strcmp(opt, "--to") == 0)
+            to = v;
+        else if (strcmp(opt, "--format") == 0)
+            format = v;
+        else if (strcmp(opt, "--out") == 0)
+            out_path = v;
+        else if (util_parse_long(v, REPORT_THRESHOLD_MIN, REPORT_THRESHOLD_MAX, &threshold) != 0)
+            return usage_error("report", "--threshold \"%s\" is not a number from %d to %d", v,
+                               REPORT_THRESHOLD_MIN, REPORT_THRESHOLD_MAX);
+    }
+    if (!from || !to)
+        return usage_error("report", "%s", "--from DATE and --to DATE are required");
+    if (strcmp(format, "json") != 0 && strcmp(format, "csv") != 0 && strcmp(format, "html") != 0)
+        return usage_error("report", "--format \"%s\" is not one of json, csv, html", format);
+    char err[1024];
+    struct report_period pd;
+    if (report_period_parse(from, to, &pd, err, sizeof err) != 0)
+        return usage_error("report", "%s", err);
+    if (!config_path)
+        return usage_error("report", "%s", "--config FILE is required");
+    char **problems = NULL;
+    size_t np = 0;
+    struct config *cfg = config_load(config_path, &problems, &np);
+    for (size_t i = 0; i < np; i++)
+        fprintf(stderr, "ketenctl report: config error: %s\n", problems[i]);
+    config_problems_free(problems, np);
+    if (!cfg)
+        return 1;
+    json_t *model =
+        report_build(cfg->database, cfg, &pd, (int)threshold, util_wall_ms(), err, sizeof err);
+    config_free(&cfg);
+    if (!model) {
+        fprintf(stderr, "ketenctl report: %s\n", err);
+        return 1;
+    }
+    FILE *out = out_path ? fopen(out_path, "w") : stdout;
+    int rc = 1;
+    if (!out) {
+        fprintf(stderr, "ketenctl report: cannot write %s: %s\n", out_path, strerror(errno));
+    } else {
+        int w;
+        if (strcmp(format, "csv") == 0)
+            w = report_write_csv(model, out, err, sizeof err);
+        else if (strcmp(format, "html") == 0)
+            w = report_write_html(model, out, err, sizeof err);
+        else {
+            w = json_dumpf(model, out, JSON_INDENT(2)) == 0 && fputc('\n', out) != EOF ? 0 : -1;
+            snprintf(err, sizeof err, "cannot write the report");
+        }
+        if (w != 0)
+            fprintf(stderr, "ketenctl report: %s\n", err);
+        int closed = out_path ? fclose(out) : fflush(out);
+        if (w == 0 && closed != 0)
+            fprintf(stderr, "ketenctl report: cannot write %s\n", out_path ? out_path : "stdout");
+        rc = w == 0 && closed == 0 ? 0 : 1;
+    }
+    json_decref(model);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *config_path = NULL;
@@ -843,6 +926,8 @@ int main(int argc, char **argv)
         return cmd_escalations(config_path, argc - i, argv + i);
     if (strcmp(cmd, "ack") == 0)
         return cmd_ack(config_path, argc - i, argv + i);
+    if (strcmp(cmd, "report") == 0)
+        return cmd_report(config_path, argc - i, argv + i);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
         return 0;

@@ -1022,6 +1022,7 @@ int escalate_ack(struct escalate *e, long long id, const char *by, const char *n
     if (next)
         sqlite3_bind_int64(s, 4, next);
     sqlite3_bind_int64(s, 5, id);
+    sqlite3_bind_int64(s, 6, wall);
     snprintf(object, sizeof object, "escalation:%lld", id);
     rc = step_done(s);
     if (rc == 0) {
@@ -1131,7 +1132,8 @@ static int prepare_all(struct escalate *e, char *err, size_t errlen)
                 err, errlen) ||
            prep(e, &e->s_ack,
                 "UPDATE escalations SET state = 'acknowledged', acked = ?1, acked_by = ?2, "
-                "ack_note = ?3, next_ms = ?4, updated = ?1 WHERE id = ?5 AND state = 'open'",
+                "ack_note = ?3, next_ms = ?4, updated = ?1, acked_ms = COALESCE(acked_ms, ?6) "
+                "WHERE id = ?5 AND state = 'open'",
                 err, errlen) ||
            prep(e, &e->s_rearm,
                 "UPDATE escalations SET state = 'open', base_ms = ?1, level = -1, next_ms = ?2, "

@@ -172,5 +172,18 @@ sleep 0.5
 say "status"
 "$ctl" --config "$run/ketenhub.json" status
 
+say "the coordinator's report of today (docs/reporting.md; counts under 5 show as <5)"
+today=$(date -u +%Y-%m-%d)
+echo "\$ ketenctl --config run/ketenhub.json report --from $today --to $today --format html --out run/report.html"
+"$ctl" --config "$cfgf" report --from "$today" --to "$today" --format html --out "$run/report.html" &&
+    echo "written: $run/report.html (open it in a browser, or print it)"
+"$ctl" --config "$cfgf" report --from "$today" --to "$today" --format json |
+    /usr/bin/python3 -c 'import json,sys
+m = json.load(sys.stdin); s = m["signals"]
+print("  signals: %s; by form: %s" % (s["total"], ", ".join("%s %s" % kv for kv in s["by_form"].items())))
+for p in m["referrals"]["partners"]:
+    print("  referrals to %s: offered %s, accepted %s, open %s" % (p["partner"], p["offered"], p["accepted"], p["open"]))
+print("  escalations: %s" % m["escalations"]["total"])'
+
 say "the hub keeps running on $listen; Ctrl-C stops it"
 wait $hub

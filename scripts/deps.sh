@@ -5,7 +5,8 @@ set -euo pipefail
 pkgs=(build-essential pkg-config clang libclang-rt-14-dev clang-format clang-tidy cppcheck
       libzmq3-dev libjansson-dev libsqlite3-dev libsodium-dev libpcre2-dev
       libcurl4-openssl-dev libmicrohttpd-dev
-      python3 python3-zmq python3-aiosmtpd sqlite3 faketime tzdata openssl)
+      python3 python3-zmq python3-aiosmtpd sqlite3 faketime tzdata openssl
+      chromium fonts-dejavu-core)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

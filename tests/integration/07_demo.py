@@ -75,6 +75,14 @@ class Demo(unittest.TestCase):
         self.assertTrue(m, text)
         self.assertEqual(m.group(1), m.group(2), text)
         self.assertRegex(text, r"escalation 1 acknowledged by \S+ at ")
+        # It ends with the coordinator's report: HTML written, counts hidden below 5.
+        report = text.split("the coordinator's report of today")[1]
+        self.assertIn("written: %s" % os.path.join(run_dir, "report.html"), report)
+        self.assertRegex(report, r"signals: <5; by form: seksueel <5, arbeid <5")
+        with open(os.path.join(run_dir, "report.html"), encoding="utf-8") as f:
+            page = f.read()
+        self.assertTrue(page.startswith("<!DOCTYPE html>"))
+        self.assertNotIn("<script", page)
         resolved = text.split("the escalation is resolved")[1].split("== status")[0]
         self.assertRegex(resolved, r"\n1\s+resolved\s+1\s+1\s", resolved)
         self.assertTrue(os.path.exists(os.path.join(run_dir, "ketenhub.db")))

@@ -487,6 +487,7 @@ static void an_acknowledgement_stops_the_rounds_and_rearms(void)
                            err, sizeof err),
               0);
     CHECK_STR(json_string_value(json_object_get(res, "state")), "acknowledged");
+    CHECK_INT(query_int(st, "SELECT acked_ms FROM escalations WHERE id = 1"), T0 + 120000);
     CHECK_STR(json_string_value(json_object_get(res, "rearm_at")), "2026-11-29T09:02:00.000Z");
     json_decref(res);
     res = NULL;
