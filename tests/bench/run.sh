@@ -5,7 +5,9 @@
 #   REFERRALS_OPTS="--seconds 10 --open 30000" passes options to bench_referrals.
 #   ESCALATE_OPTS="--open 20000 --crisis 200 --seconds 10" passes options to
 #   bench_escalate.
-# All three benches run even if an earlier one reports a problem; the exit
+#   REPORT_OPTS="--signals 100000 --referrals 300000" passes options to
+#   bench_report.
+# All four benches run even if an earlier one reports a problem; the exit
 # status is non-zero if any did.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -29,4 +31,9 @@ echo
 echo "command: $BIN/bench_escalate ${ESCALATE_OPTS:-}"
 echo
 "$BIN/bench_escalate" ${escalate_opts[@]+"${escalate_opts[@]}"} || rc=$?
+read -r -a report_opts <<< "${REPORT_OPTS:-}"
+echo
+echo "command: $BIN/bench_report ${REPORT_OPTS:-}"
+echo
+"$BIN/bench_report" ${report_opts[@]+"${report_opts[@]}"} || rc=$?
 exit "$rc"
