@@ -19,6 +19,7 @@
  * Exit codes: 0 done, 1 failed (or not found, or not all done), 2 usage.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -864,7 +865,14 @@ static int cmd_report(const char *config_path, int argc, char **argv)
         fprintf(stderr, "ketenctl report: %s\n", err);
         return 1;
     }
-    FILE *out = out_path ? fopen(out_path, "w") : stdout;
+    /* A report is for sharing: mode 0644 whatever the umask. */
+    FILE *out = stdout;
+    if (out_path) {
+        int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        out = fd >= 0 && fchmod(fd, 0644) == 0 ? fdopen(fd, "w") : NULL;
+        if (!out && fd >= 0)
+            close(fd);
+    }
     int rc = 1;
     if (!out) {
         fprintf(stderr, "ketenctl report: cannot write %s: %s\n", out_path, strerror(errno));

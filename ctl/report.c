@@ -37,7 +37,8 @@ struct cell {
     json_t *obj; /* where it goes (borrowed from the model); NULL: never shown */
     char key[64];
     long long v;
-    int hidden; /* 0 shown, 1 small ("<N"), 2 secondary ("x") */
+    int hidden;  /* 0 shown, 1 small ("<N"), 2 secondary ("x") */
+    size_t twin; /* SIZE_MAX, or the cell this one shows again (same value) */
 };
 
 struct book {
@@ -66,6 +67,7 @@ static size_t cell_add(struct book *b, json_t *obj, const char *key, long long v
     snprintf(c->key, sizeof c->key, "%s", key);
     c->v = v;
     c->hidden = v > 0 && v < b->threshold;
+    c->twin = SIZE_MAX;
     if (obj) /* its place in the object's key order; the value comes last */
         json_object_set_new(obj, key, json_null());
     return b->n++;
@@ -126,6 +128,8 @@ static void book_write(struct book *b)
     snprintf(small, sizeof small, "<%d", b->threshold);
     for (size_t i = 0; i < b->n; i++) {
         struct cell *c = &b->cells[i];
+        if (c->twin != SIZE_MAX)
+            c->hidden = b->cells[c->twin].hidden;
         if (!c->obj)
             continue; /* a cell that only takes part in a line */
         json_object_set_new(c->obj, c->key,
@@ -147,11 +151,26 @@ static int64_t days_from_civil(int y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/* Exactly YYYY-MM-DD, a real date from 1970 on. */
 static int parse_date(const char *s, int *y, int *m, int *d)
 {
-    char tail;
-    if (!s || strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", y, m, d, &tail) != 3 || s[4] != '-' ||
-        s[7] != '-' || *m < 1 || *m > 12 || *d < 1 || *y < 1970 || *y > 9999)
+    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+        return -1;
+    *y = digits(s, 4);
+    *m = digits(s + 5, 2);
+    *d = digits(s + 8, 2);
+    if (*y < 1970 || *m < 1 || *m > 12 || *d < 1)
         return -1;
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int leap = (*y % 4 == 0 && *y % 100 != 0) || *y % 400 == 0;
@@ -174,6 +193,10 @@ int report_period_parse(const char *from, const char *to, struct report_period *
     out->to_ms = (days_from_civil(y2, m2, d2) + 1) * 86400000;
     if (out->to_ms <= out->from_ms) {
         snprintf(err, errlen, "--to %s is before --from %s", to, from);
+        return -1;
+    }
+    if ((y2 * 12 + m2) - (y1 * 12 + m1) >= MONTHS_MAX) {
+        snprintf(err, errlen, "the period is longer than %d months", MONTHS_MAX);
         return -1;
     }
     snprintf(out->from, sizeof out->from, "%s", from);
@@ -418,12 +441,18 @@ done:
 
 /* ---- referrals ------------------------------------------------------------ */
 
+/* One partner's receipt or decision figures. */
+struct answers {
+    struct durations d; /* time to answer, of those with a known offer time */
+    long long known;    /* answered with a known deadline */
+    long long within;   /* of those, on time */
+    long long deadline; /* the deadline every referral had, ms; -1 none seen, -2 mixed */
+};
+
 struct part {
     char id[65];
-    long long offered, open, accepted, declined, other, received;
-    struct durations rec, dec;
-    long long rec_within, dec_within;
-    long long rec_deadline, dec_deadline; /* -1 none seen, -2 mixed */
+    long long offered, open, accepted, declined, other, received, decided;
+    struct answers rec, dec;
 };
 
 static int part_index(struct part **ps, size_t *n, size_t *cap, const char *id)
@@ -450,7 +479,7 @@ static int part_index(struct part **ps, size_t *n, size_t *cap, const char *id)
     memmove(&(*ps)[lo + 1], &(*ps)[lo], (*n - lo) * sizeof **ps);
     memset(&(*ps)[lo], 0, sizeof **ps);
     snprintf((*ps)[lo].id, sizeof(*ps)[lo].id, "%s", id);
-    (*ps)[lo].rec_deadline = (*ps)[lo].dec_deadline = -1;
+    (*ps)[lo].rec.deadline = (*ps)[lo].dec.deadline = -1;
     (*n)++;
     return (int)lo;
 }
@@ -463,33 +492,47 @@ static void note_deadline(long long *seen, long long d)
         *seen = -2;
 }
 
-/* receipt / decision statistics of one partner into obj[key]. */
-static void stats(struct book *b, json_t *obj, const char *key, struct durations *d,
-                  long long within, long long deadline)
+/* Writes receipt / decision statistics of one partner into obj[key], and
+ * returns the cell that counts the answers. `same` is a cell that already
+ * counts them elsewhere in the row (SIZE_MAX: none); then that one cell is
+ * shown in both places, hidden in both or neither. */
+static size_t stats(struct book *b, json_t *obj, const char *key, struct answers *a, long long n,
+                    size_t same)
 {
     json_t *o = json_object();
     json_object_set_new(obj, key, o);
-    size_t idx[2];
-    size_t answered = cell_add(b, o, "answered", (long long)d->n);
-    idx[0] = cell_add(b, o, "within_deadline", within);
-    /* Not shown, but answered - within would show it: a line of its own. */
-    idx[1] = cell_add(b, NULL, "late", (long long)d->n - within);
-    line_add(b, idx, 2, answered);
-    qsort(d->v, d->n, sizeof *d->v, cmp_ll);
-    int enough = d->n >= (size_t)b->threshold;
+    size_t shown = cell_add(b, o, "answered", n);
+    size_t answered = shown;
+    if (same != SIZE_MAX) {
+        b->cells[shown].twin = same;
+        answered = same;
+    }
+    /* answered = within + late + unknown: late and unknown are not shown,
+     * but could be worked out from the others. */
+    size_t idx[3];
+    idx[0] = cell_add(b, o, "within_deadline", a->within);
+    idx[1] = cell_add(b, NULL, "late", a->known - a->within);
+    idx[2] = cell_add(b, NULL, "unknown", n - a->known);
+    line_add(b, idx, 3, answered);
+    if (a->d.n)
+        qsort(a->d.v, a->d.n, sizeof *a->d.v, cmp_ll);
+    int enough = a->d.n >= (size_t)b->threshold;
     json_object_set_new(o, "median_minutes",
-                        enough ? minutes((double)percentile(d->v, d->n, 50)) : json_null());
+                        enough ? minutes((double)percentile(a->d.v, a->d.n, 50)) : json_null());
     json_object_set_new(o, "p90_minutes",
-                        enough ? minutes((double)percentile(d->v, d->n, 90)) : json_null());
-    /* The share is left out whenever it would give a hidden count away. */
-    long long late = (long long)d->n - within;
-    int shows =
-        enough && (within == 0 || within >= b->threshold) && (late == 0 || late >= b->threshold);
+                        enough ? minutes((double)percentile(a->d.v, a->d.n, 90)) : json_null());
+    /* The share only when every answer's deadline is known, and never when
+     * it would give a hidden count away. */
+    long long late = a->known - a->within;
+    int shows = a->known == n && n >= b->threshold &&
+                (a->within == 0 || a->within >= b->threshold) &&
+                (late == 0 || late >= b->threshold);
     json_object_set_new(o, "within_deadline_pct",
-                        shows ? json_real(round(1000.0 * (double)within / (double)d->n) / 10.0)
+                        shows ? json_real(round(1000.0 * (double)a->within / (double)n) / 10.0)
                               : json_null());
     json_object_set_new(o, "deadline_minutes",
-                        deadline >= 0 ? minutes((double)deadline) : json_null());
+                        a->deadline >= 0 ? minutes((double)a->deadline) : json_null());
+    return answered;
 }
 
 static int referrals_section(sqlite3 *db, const struct config *cfg, const struct report_period *pd,
@@ -528,25 +571,23 @@ static int referrals_section(sqlite3 *db, const struct config *cfg, const struct
             p->other++;
         int64_t created = sqlite3_column_int64(s, 2);
         int has_created = sqlite3_column_type(s, 2) != SQLITE_NULL;
-        if (sqlite3_column_type(s, 5) != SQLITE_NULL) {
-            p->received++;
-            int64_t at = sqlite3_column_int64(s, 5);
-            if (has_created && dur_add(&p->rec, at - created) != 0)
+        for (int k = 0; k < 2; k++) { /* receipt, decision */
+            int at_col = 5 + k, dl_col = 3 + k;
+            if (sqlite3_column_type(s, at_col) == SQLITE_NULL)
+                continue;
+            struct answers *a = k ? &p->dec : &p->rec;
+            if (k)
+                p->decided++;
+            else
+                p->received++;
+            int64_t at = sqlite3_column_int64(s, at_col);
+            if (has_created && dur_add(&a->d, at - created) != 0)
                 goto oom;
-            if (has_created && sqlite3_column_type(s, 3) != SQLITE_NULL) {
-                int64_t dl = sqlite3_column_int64(s, 3);
-                p->rec_within += at <= dl;
-                note_deadline(&p->rec_deadline, dl - created);
-            }
-        }
-        if (sqlite3_column_type(s, 6) != SQLITE_NULL && has_created) {
-            int64_t at = sqlite3_column_int64(s, 6);
-            if (dur_add(&p->dec, at - created) != 0)
-                goto oom;
-            if (sqlite3_column_type(s, 4) != SQLITE_NULL) {
-                int64_t dl = sqlite3_column_int64(s, 4);
-                p->dec_within += at <= dl;
-                note_deadline(&p->dec_deadline, dl - created);
+            if (has_created && sqlite3_column_type(s, dl_col) != SQLITE_NULL) {
+                int64_t dl = sqlite3_column_int64(s, dl_col);
+                a->known++;
+                a->within += at <= dl;
+                note_deadline(&a->deadline, dl - created);
             }
         }
     }
@@ -573,8 +614,14 @@ static int referrals_section(sqlite3 *db, const struct config *cfg, const struct
         for (int c = 0; c < 6; c++)
             colidx[i * 6 + (size_t)c] = cell_add(b, row, cols[c], v[c]);
         line_add(b, &colidx[i * 6 + 1], 4, colidx[i * 6]); /* offered = the four states */
-        stats(b, row, "receipt", &p->rec, p->rec_within, p->rec_deadline);
-        stats(b, row, "decision", &p->dec, p->dec_within, p->dec_deadline);
+        stats(b, row, "receipt", &p->rec, p->received, colidx[i * 6 + 5]);
+        size_t decided = stats(b, row, "decision", &p->dec, p->decided, SIZE_MAX);
+        /* Decided = accepted + declined + those decided and since cancelled
+         * or failed (not shown). */
+        size_t dl[3] = {colidx[i * 6 + 2], colidx[i * 6 + 3],
+                        cell_add(b, NULL, "decided_other", p->decided - p->accepted - p->declined)};
+        if (p->decided >= p->accepted + p->declined)
+            line_add(b, dl, 3, decided);
     }
     json_object_set_new(sec, "total", tot);
     size_t *line = calloc(n + 1, sizeof *line);
@@ -603,8 +650,8 @@ oom:
     snprintf(err, errlen, "out of memory");
 done:
     for (size_t i = 0; i < n; i++) {
-        free(ps[i].rec.v);
-        free(ps[i].dec.v);
+        free(ps[i].rec.d.v);
+        free(ps[i].dec.d.v);
     }
     free(ps);
     sqlite3_finalize(s);
@@ -669,7 +716,8 @@ static int escalations_section(sqlite3 *db, const struct report_period *pd, stru
     if (nl)
         line_add(b, line, nl, t);
     cell_add(b, sec, "acknowledged", (long long)ack.n);
-    qsort(ack.v, ack.n, sizeof *ack.v, cmp_ll);
+    if (ack.n)
+        qsort(ack.v, ack.n, sizeof *ack.v, cmp_ll);
     int enough = ack.n >= (size_t)b->threshold;
     json_object_set_new(
         sec, "time_to_ack",

@@ -202,7 +202,8 @@ static const char *const migrations[] = {
     ");"
     "CREATE INDEX signal_facts_by_time ON signal_facts (received_ms);"
     "INSERT INTO signal_facts "
-    "SELECT e.seq, CAST((julianday(e.received) - 2440587.5) * 86400000 AS INTEGER), e.partner, "
+    "SELECT e.seq, CAST(ROUND((julianday(e.received) - 2440587.5) * 86400000) AS INTEGER), "
+    "e.partner, "
     "  'unknown', "
     "  (SELECT COALESCE(SUM(DISTINCT CASE j.value WHEN 'seksueel' THEN 1 WHEN 'arbeid' THEN 2 "
     "     WHEN 'crimineel' THEN 4 WHEN 'orgaanverwijdering' THEN 8 WHEN 'onbekend' THEN 16 "
@@ -218,17 +219,19 @@ static const char *const migrations[] = {
     "ALTER TABLE referrals ADD COLUMN received_ms INTEGER;"
     "ALTER TABLE referrals ADD COLUMN decided_ms INTEGER;"
     "UPDATE referrals SET "
-    "  created_ms = CAST((julianday(created) - 2440587.5) * 86400000 AS INTEGER),"
+    "  created_ms = CAST(ROUND((julianday(created) - 2440587.5) * 86400000) AS INTEGER),"
     "  receipt_deadline_ms = receipt_due_ms, decision_deadline_ms = decision_due_ms,"
-    "  received_ms = (SELECT CAST((julianday(MIN(h.time)) - 2440587.5) * 86400000 AS INTEGER) "
+    "  received_ms = (SELECT CAST(ROUND((julianday(MIN(h.time)) - 2440587.5) * 86400000) AS "
+    "INTEGER) "
     "    FROM referral_history h WHERE h.referral = referrals.id "
     "    AND h.to_state IN ('ontvangen', 'geaccepteerd', 'afgewezen')),"
-    "  decided_ms = (SELECT CAST((julianday(MIN(h.time)) - 2440587.5) * 86400000 AS INTEGER) "
+    "  decided_ms = (SELECT CAST(ROUND((julianday(MIN(h.time)) - 2440587.5) * 86400000) AS "
+    "INTEGER) "
     "    FROM referral_history h WHERE h.referral = referrals.id "
     "    AND h.to_state IN ('geaccepteerd', 'afgewezen'));"
     "ALTER TABLE escalations ADD COLUMN acked_ms INTEGER;"
     "UPDATE escalations SET acked_ms = "
-    "  CAST((julianday(acked) - 2440587.5) * 86400000 AS INTEGER) WHERE acked IS NOT NULL;",
+    "  CAST(ROUND((julianday(acked) - 2440587.5) * 86400000) AS INTEGER) WHERE acked IS NOT NULL;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
