@@ -222,6 +222,8 @@ static int cmp_ll(const void *a, const void *b)
 /* Nearest-rank percentile of sorted v[0..n), n >= 1. */
 static long long percentile(const long long *v, size_t n, int p)
 {
+    if (!v || n == 0) /* callers ask only when there are enough */
+        return 0;
     size_t rank = (size_t)ceil((double)p / 100.0 * (double)n);
     return v[rank ? rank - 1 : 0];
 }
