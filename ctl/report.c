@@ -213,19 +213,48 @@ static int month_of(int64_t ms)
     return (tm.tm_year + 1900) * 12 + tm.tm_mon;
 }
 
-static int cmp_ll(const void *a, const void *b)
+/* The k-th smallest of v[0..n) (0-based), moving elements about
+ * (Hoare's quickselect; median of three). */
+static long long select_kth(long long *v, size_t n, size_t k)
 {
-    long long x = *(const long long *)a, y = *(const long long *)b;
-    return (x > y) - (x < y);
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        long long a = v[lo], b = v[mid], c = v[hi];
+        long long pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot)
+                i++;
+            while (v[j] > pivot)
+                j--;
+            if (i <= j) {
+                long long t = v[i];
+                v[i] = v[j];
+                v[j] = t;
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            return v[k];
+    }
+    return v[k];
 }
 
-/* Nearest-rank percentile of sorted v[0..n), n >= 1. */
-static long long percentile(const long long *v, size_t n, int p)
+/* Nearest-rank percentile of v[0..n) (reordered), n >= 1. */
+static long long percentile(long long *v, size_t n, int p)
 {
     if (!v || n == 0) /* callers ask only when there are enough */
         return 0;
     size_t rank = (size_t)ceil((double)p / 100.0 * (double)n);
-    return v[rank ? rank - 1 : 0];
+    return select_kth(v, n, rank ? rank - 1 : 0);
 }
 
 static json_t *minutes(double ms)
@@ -516,8 +545,6 @@ static size_t stats(struct book *b, json_t *obj, const char *key, struct answers
     idx[1] = cell_add(b, NULL, "late", a->known - a->within);
     idx[2] = cell_add(b, NULL, "unknown", n - a->known);
     line_add(b, idx, 3, answered);
-    if (a->d.n)
-        qsort(a->d.v, a->d.n, sizeof *a->d.v, cmp_ll);
     int enough = a->d.n >= (size_t)b->threshold;
     json_object_set_new(o, "median_minutes",
                         enough ? minutes((double)percentile(a->d.v, a->d.n, 50)) : json_null());
@@ -718,8 +745,6 @@ static int escalations_section(sqlite3 *db, const struct report_period *pd, stru
     if (nl)
         line_add(b, line, nl, t);
     cell_add(b, sec, "acknowledged", (long long)ack.n);
-    if (ack.n)
-        qsort(ack.v, ack.n, sizeof *ack.v, cmp_ll);
     int enough = ack.n >= (size_t)b->threshold;
     json_object_set_new(
         sec, "time_to_ack",
