@@ -41,9 +41,17 @@ struct cell {
     size_t twin; /* SIZE_MAX, or the cell this one shows again (same value) */
 };
 
+/* A share shown next to counts: nulled when one of them ends up hidden. */
+struct share {
+    json_t *obj; /* holds within_deadline_pct */
+    size_t answered, within;
+};
+
 struct book {
     struct cell *cells;
     size_t n, cap;
+    struct share *shares;
+    size_t nshares, capshares;
     size_t *members; /* lines, flattened: [count, idx...] */
     size_t nm, capm;
     int threshold;
@@ -124,6 +132,11 @@ static void protect(struct book *b)
 
 static void book_write(struct book *b)
 {
+    /* A share next to a hidden count would give it away (100.0 says
+     * within = answered): no share then. */
+    for (size_t i = 0; i < b->nshares; i++)
+        if (b->cells[b->shares[i].answered].hidden || b->cells[b->shares[i].within].hidden)
+            json_object_set_new(b->shares[i].obj, "within_deadline_pct", json_null());
     char small[16];
     snprintf(small, sizeof small, "<%d", b->threshold);
     for (size_t i = 0; i < b->n; i++) {
@@ -561,6 +574,17 @@ static size_t stats(struct book *b, json_t *obj, const char *key, struct answers
                               : json_null());
     json_object_set_new(o, "deadline_minutes",
                         a->deadline >= 0 ? minutes((double)a->deadline) : json_null());
+    if (b->nshares == b->capshares) {
+        size_t cap = b->capshares ? b->capshares * 2 : 32;
+        struct share *sh = realloc(b->shares, cap * sizeof *sh);
+        if (!sh) {
+            b->oom = 1;
+            return answered;
+        }
+        b->shares = sh;
+        b->capshares = cap;
+    }
+    b->shares[b->nshares++] = (struct share){o, answered, idx[0]};
     return answered;
 }
 
@@ -808,6 +832,7 @@ json_t *report_build(const char *db_path, const struct config *cfg, const struct
     book_write(&b);
     free(b.cells);
     free(b.members);
+    free(b.shares);
     sqlite3_close(db);
     return model;
 fail:
@@ -815,6 +840,7 @@ fail:
         snprintf(err, errlen, "out of memory");
     free(b.cells);
     free(b.members);
+    free(b.shares);
     json_decref(model);
     sqlite3_close(db);
     return NULL;
