@@ -888,7 +888,9 @@ static int cmd_report(const char *config_path, int argc, char **argv)
         }
         if (w != 0)
             fprintf(stderr, "ketenctl report: %s\n", err);
-        int closed = out_path ? fclose(out) : fflush(out);
+        int closed = fflush(out);
+        if (out != stdout && fclose(out) != 0)
+            closed = EOF;
         if (w == 0 && closed != 0)
             fprintf(stderr, "ketenctl report: cannot write %s\n", out_path ? out_path : "stdout");
         rc = w == 0 && closed == 0 ? 0 : 1;
