@@ -174,6 +174,10 @@ static int awaits(const char *state, enum esc_deadline d)
     enum referral_state s;
     if (referral_state_parse(state, &s) != 0)
         return 0;
+    /* A referral the hub could not deliver was answered by nobody: its
+     * escalation goes on until a person acknowledges. */
+    if (s == REFERRAL_MISLUKT)
+        return 1;
     return d == ESC_RECEIPT ? referral_awaits_receipt(s) : referral_awaits_decision(s);
 }
 
@@ -468,6 +472,9 @@ static void queue_alert(struct escalate *e, int64_t seq, int64_t wall, int64_t m
     if (rc == 0)
         return;
     log_msg(LOG_ERROR, "event=alert_not_queued alert=%lld reason=\"%s\"", (long long)seq, err);
+    char object[32];
+    snprintf(object, sizeof object, "alert:%lld", (long long)seq);
+    audit(e, "hub", "alert", object, "not_queued", json_pack("{s:s}", "reason", err));
     int64_t retry = wall + (a ? a->redeliver_ms : 300000);
     set_alert_state(e, seq, "failed", retry, 0);
     heap_push(e, ITEM_ALERT, seq, retry, wall, mono);

@@ -548,6 +548,30 @@ done:
     config_free(&cfg);
 }
 
+static void a_referral_nobody_could_be_given_keeps_escalating(void)
+{
+    struct config *cfg = NULL;
+    struct store *st = NULL;
+    struct escalate *e = start("{'levels': " LEVELS "}", "failed.db", T0, M0, &cfg, &st);
+    if (!e)
+        goto done;
+    run_at(e, T0 + 60000, M0 + 60000);
+    CHECK_INT(store_begin(st), 0);
+    CHECK_INT(store_update_referral(st, REF, "mislukt", "2026-11-29T08:02:00.000Z", 0, 0), 0);
+    struct store_history h = {
+        REF, "2026-11-29T08:02:00.000Z", "hub", "mislukt", "aangeboden", "mislukt", 0};
+    CHECK_INT(store_add_history(st, &h), 0);
+    CHECK_INT(store_commit(st), 0);
+    CHECK_INT(escalate_sync(e, T0 + 120000, M0 + 120000), 0);
+    CHECK_INT(query_int(st, "SELECT COUNT(*) FROM escalations WHERE state = 'open'"), 1);
+    run_at(e, T0 + 660000, M0 + 660000); /* the 10-minute repeat still comes */
+    CHECK_INT(query_int(st, "SELECT rounds FROM escalations"), 2);
+    escalate_free(&e);
+done:
+    store_close(&st);
+    config_free(&cfg);
+}
+
 /* Loads every schema file in schemas/ into one registry. */
 static struct schema_registry *load_schemas(void)
 {
@@ -670,6 +694,7 @@ int main(void)
     RUN(after_a_restart_an_overdue_escalation_fires_once);
     RUN(an_acknowledgement_stops_the_rounds_and_rearms);
     RUN(a_referral_that_moves_on_resolves_its_escalation);
+    RUN(a_referral_nobody_could_be_given_keeps_escalating);
     RUN(the_emitted_events_match_their_schemas);
     tu_rmdir(dir);
     return CHECK_DONE();
