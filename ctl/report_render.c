@@ -743,7 +743,7 @@ static void h_simple_table(FILE *f, const char *caption, const char *head,
 
 #define SVG_W 1000
 #define HIDDEN_BOX 20         /* height (px) of a hidden count's box in the month chart */
-#define HIDDEN_STUB 48        /* length (px) of a hidden count's bar in a bar chart */
+#define HIDDEN_BAR_PX 48      /* length (px) of a hidden count's bar in a bar chart */
 #define HIDDEN_LABEL_MIN_W 24 /* the narrowest month bar with text on its hidden boxes */
 
 /* Colour-blind safe (Okabe & Ito), cycled when there are more forms. */
@@ -825,7 +825,7 @@ static long svg_legend_item(FILE *f, long x, long y, const char *fill, int line,
 }
 
 /* Horizontal bars: one per label, lengths on one scale; a hidden count as a
- * hatched stub of fixed length with its text. */
+ * hatched bar of fixed length with its text. */
 static void svg_hbars(FILE *f, const char *label, const char *pattern_id, const char *const *labels,
                       const struct count *counts, size_t n, const char *unit)
 {
@@ -862,8 +862,8 @@ static void svg_hbars(FILE *f, const char *label, const char *pattern_id, const 
             fprintf(f,
                     "<rect x=\"%ld\" y=\"%ld\" width=\"%d\" height=\"%ld\" fill=\"url(#%s)\" "
                     "stroke=\"%s\"/>\n",
-                    left, y + 4, HIDDEN_STUB, row_h - 8, pattern_id, HIDDEN_COLOUR);
-            svg_text(f, left + HIDDEN_STUB + 6, y + 19, "t hid", "start", counts[i].text);
+                    left, y + 4, HIDDEN_BAR_PX, row_h - 8, pattern_id, HIDDEN_COLOUR);
+            svg_text(f, left + HIDDEN_BAR_PX + 6, y + 19, "t hid", "start", counts[i].text);
         } else {
             long w = lround((double)counts[i].n / axis * (double)plot_w);
             fprintf(f, "<rect x=\"%ld\" y=\"%ld\" width=\"%ld\" height=\"%ld\" fill=\"%s\"/>\n",

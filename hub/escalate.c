@@ -52,7 +52,6 @@ struct escalate {
     long unresolved;   /* escalations not resolved */
     int any_policy;    /* some policy escalates */
     int in_perform;    /* notify callbacks inside escalate_perform's transaction */
-    int exact;         /* escalate_run's handlers: "now" is an item's own clock */
     int64_t *to_queue; /* alerts to hand to notify after the commit */
     size_t nqueue, capqueue;
     sqlite3_stmt *s_new_refs, *s_ref, *s_new_hist, *s_open, *s_esc, *s_fire, *s_insert_alert,
@@ -81,16 +80,30 @@ static int heap_insert(struct escalate *e, struct item it)
     return 0;
 }
 
+/* Schedules at UTC ms wall_due. `slack` ms are added to the time that
+ * remains (measured from now on by the monotonic clock). */
+static int heap_schedule(struct escalate *e, enum item_kind kind, int64_t key, int64_t wall_due,
+                         int64_t wall_now, int64_t mono_now, int64_t slack)
+{
+    int64_t left = wall_due >= wall_now ? wall_due - wall_now + slack : 0;
+    struct item it = {mono_now + left, wall_due, key, wall_now - mono_now, kind};
+    return heap_insert(e, it);
+}
+
+/* With wall_now and mono_now read from the two clocks: one ms more, since
+ * both are truncated to whole ms and nothing may fire before its moment. */
 static int heap_push(struct escalate *e, enum item_kind kind, int64_t key, int64_t wall_due,
                      int64_t wall_now, int64_t mono_now)
 {
-    /* The time that remains, measured from now on by the monotonic clock.
-     * When wall_now and mono_now were read from the two clocks (not derived
-     * from a firing item's own clock), one ms more: both are truncated to
-     * whole ms, and a deadline must never fire before its moment. */
-    int64_t left = wall_due >= wall_now ? wall_due - wall_now + (e->exact ? 0 : 1) : 0;
-    struct item it = {mono_now + left, wall_due, key, wall_now - mono_now, kind};
-    return heap_insert(e, it);
+    return heap_schedule(e, kind, key, wall_due, wall_now, mono_now, 1);
+}
+
+/* The next step of an item that is firing: `now` is that item's own clock
+ * (monotonic + its offset), exact to the ms, so no slack. */
+static int heap_push_next(struct escalate *e, enum item_kind kind, int64_t key, int64_t wall_due,
+                          int64_t now, int64_t mono_now)
+{
+    return heap_schedule(e, kind, key, wall_due, now, mono_now, 0);
 }
 
 /* After a store error: the same items again in a second. */
@@ -661,7 +674,7 @@ static int open_escalation(struct escalate *e, const char *referral, enum esc_de
                     "policy", policy, "partner", partner));
     if (emit_started(e, id, referral, partner, policy, d, due_text, 0, now) != 0)
         return -1;
-    return heap_push(e, ITEM_STEP, id, next, wall, mono);
+    return heap_push_next(e, ITEM_STEP, id, next, wall, mono);
 }
 
 static int resolve(struct escalate *e, long long id, const char *referral_state, int64_t wall)
@@ -745,7 +758,7 @@ static int fire(struct escalate *e, struct esc_row *r, int64_t wall, int64_t mon
                               ESC_CHANNEL_WEBHOOK | ESC_CHANNEL_EMAIL, wall) < 0)
             return -1;
     }
-    return next == INT64_MAX ? 0 : heap_push(e, ITEM_STEP, r->id, next, wall, mono);
+    return next == INT64_MAX ? 0 : heap_push_next(e, ITEM_STEP, r->id, next, wall, mono);
 }
 
 static int rearm(struct escalate *e, struct esc_row *r, int64_t wall, int64_t mono)
@@ -770,7 +783,7 @@ static int rearm(struct escalate *e, struct esc_row *r, int64_t wall, int64_t mo
     if (emit_started(e, r->id, r->referral, r->partner, r->policy, r->deadline, due_text,
                      r->rearms + 1, now) != 0)
         return -1;
-    return heap_push(e, ITEM_STEP, r->id, next, wall, mono);
+    return heap_push_next(e, ITEM_STEP, r->id, next, wall, mono);
 }
 
 /* A deadline came up: open its escalation if the referral still waits. */
@@ -854,11 +867,9 @@ int64_t escalate_run(struct escalate *e, int64_t wall, int64_t mono)
         struct item it = heap_pop(e);
         popped[done] = it;
         int64_t now = mono + it.delta; /* "now" in the item's clock */
-        e->exact = 1;
         int rc = it.kind == ITEM_STEP    ? on_step(e, &it, now, mono)
                  : it.kind == ITEM_ALERT ? on_alert_retry(e, &it, now, mono)
                                          : on_deadline(e, &it, now, mono);
-        e->exact = 0;
         if (rc != 0) {
             /* Keep it: try again in a second, without losing it. */
             log_msg(LOG_ERROR, "event=escalate_failed error=\"%s\"", sqlite3_errmsg(e->db));
@@ -944,10 +955,10 @@ int escalate_sync(struct escalate *e, int64_t wall, int64_t mono)
     sqlite3_stmt *s = e->s_new_hist;
     sqlite3_bind_int64(s, 1, e->history_cursor);
     sqlite3_bind_int64(s, 2, upto);
-    struct todo {
+    struct resolution {
         long long id;
         char state[32];
-    } *todo = NULL;
+    } *pending = NULL;
     size_t n = 0, cap = 0;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -956,33 +967,33 @@ int escalate_sync(struct escalate *e, int64_t wall, int64_t mono)
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
-            struct todo *t = realloc(todo, cap * sizeof *t);
+            struct resolution *t = realloc(pending, cap * sizeof *t);
             if (!t) {
                 rc = SQLITE_NOMEM;
                 break;
             }
-            todo = t;
+            pending = t;
         }
-        todo[n].id = sqlite3_column_int64(s, 1);
-        snprintf(todo[n].state, sizeof todo[n].state, "%s", col_text(s, 3));
+        pending[n].id = sqlite3_column_int64(s, 1);
+        snprintf(pending[n].state, sizeof pending[n].state, "%s", col_text(s, 3));
         n++;
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        free(todo);
+        free(pending);
         return -1;
     }
     e->history_cursor = upto;
     if (n && store_begin(e->st) == 0) {
         for (size_t i = 0; i < n; i++)
-            resolve(e, todo[i].id, todo[i].state, wall);
+            resolve(e, pending[i].id, pending[i].state, wall);
         if (store_commit(e->st) != 0) {
             store_rollback(e->st);
-            free(todo);
+            free(pending);
             return -1;
         }
     }
-    free(todo);
+    free(pending);
     (void)mono;
     return 0;
 }
