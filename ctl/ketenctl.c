@@ -51,6 +51,7 @@ static void usage(FILE *out)
     fprintf(
         out,
         "usage: ketenctl keygen PATH\n"
+        "       ketenctl keygen --secret PATH\n"
         "       ketenctl --config FILE status [--json]\n"
         "       ketenctl --config FILE referrals [--state S] [--partner P] [--limit N] [--json]\n"
         "       ketenctl --config FILE referral ID [--json]\n"
@@ -66,7 +67,7 @@ static void usage(FILE *out)
         "       ketenctl receive --hub ENDPOINT --hub-key HUB.pub --key PARTNER.key\n"
         "                     [--accept] [--count N] [--timeout SECONDS]\n"
         "\n"
-        "keygen       writes PATH.pub (Z85 public key) and PATH.key (key pair, mode 0600)\n"
+        "keygen       writes PATH.pub (Z85 public key) and PATH.key (key pair, mode 0600)\n"        "             --secret: writes PATH, a secret key (encryption_key, pseudonym_key)\n"
         "status       counts of stored events, intake outcomes and audit records\n"
         "referrals    referrals, newest first, at most N (default 100); S is one of\n"
         "             aangeboden ontvangen geaccepteerd afgewezen afgerond geannuleerd mislukt\n"
@@ -94,11 +95,19 @@ static void usage(FILE *out)
 
 static int cmd_keygen(int argc, char **argv)
 {
+    char err[512];
+    if (argc == 3 && strcmp(argv[1], "--secret") == 0) {
+        if (keyfile_secret_generate(argv[2], err, sizeof err) != 0) {
+            fprintf(stderr, "ketenctl keygen: %s\n", err);
+            return 1;
+        }
+        fprintf(stderr, "wrote %s (secret key, mode 0600)\n", argv[2]);
+        return 0;
+    }
     if (argc != 2) {
         usage(stderr);
         return 2;
     }
-    char err[512];
     if (keyfile_generate(argv[1], err, sizeof err) != 0) {
         fprintf(stderr, "ketenctl keygen: %s\n", err);
         return 1;

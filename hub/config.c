@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <zmq.h>
 
 #include "duration.h"
@@ -58,6 +59,8 @@ static const struct key_spec keys[] = {
     {"database", KEY_PATH, 1, 0, 0, 0, OFF(database)},
     {"schemas", KEY_PATH, 1, 0, 0, 0, OFF(schemas)},
     {"server_key", KEY_PATH, 1, 0, 0, 0, OFF(server_key)},
+    {"encryption_key", KEY_PATH, 1, 0, 0, 0, OFF(encryption_key)},
+    {"pseudonym_key", KEY_PATH, 1, 0, 0, 0, OFF(pseudonym_key)},
     {"partners", KEY_PARTNERS, 1, 0, 0, 0, 0},
     {"authorisation", KEY_AUTHORISATION, 0, 0, 0, 0, 0},
     {"max_message_size", KEY_INT, 0, 1024, 16 * 1024 * 1024, 256 * 1024, OFF(max_message_size)},
@@ -418,7 +421,30 @@ static void default_policies(struct config *cfg)
     cfg->npolicies = 1;
 }
 
-static void check_files(const struct config *cfg, struct config_problems *p)
+/* A secret key file: readable, mode 0600, the right format, and not in the
+ * database's folder (a copy of that folder must not carry its own key). */
+static void check_secret(const struct config *cfg, const char *name, const char *path,
+                         unsigned char *key, struct config_problems *p)
+{
+    char err[512];
+    if (!path)
+        return;
+    if (keyfile_secret_read(path, key, err, sizeof err) != 0) {
+        config_problem(p, "/%s: %s", name, err);
+        return;
+    }
+    if (cfg->database) {
+        char *kdir = util_dirname(path), *ddir = util_dirname(cfg->database);
+        if (kdir && ddir && util_same_file(kdir, ddir) == 1)
+            config_problem(p, "/%s: %s is in the database's folder; keep keys in another folder "
+                              "so that a copy of the database does not carry its key",
+                           name, path);
+        free(kdir);
+        free(ddir);
+    }
+}
+
+static void check_files(struct config *cfg, struct config_problems *p)
 {
     struct stat st;
     char err[512];
@@ -430,6 +456,12 @@ static void check_files(const struct config *cfg, struct config_problems *p)
             config_problem(p, "/server_key: %s", err);
         memset(sec, 0, sizeof sec);
     }
+    check_secret(cfg, "encryption_key", cfg->encryption_key, cfg->encryption_secret, p);
+    check_secret(cfg, "pseudonym_key", cfg->pseudonym_key, cfg->pseudonym_secret, p);
+    if (cfg->encryption_key && cfg->pseudonym_key &&
+        util_same_file(cfg->encryption_key, cfg->pseudonym_key) == 1)
+        config_problem(p, "/pseudonym_key: must be another file than encryption_key "
+                          "(each key has one purpose)");
     if (cfg->database) {
         char *dir = util_dirname(cfg->database);
         if (dir && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)))
@@ -629,6 +661,10 @@ void config_free(struct config **self_p)
     free(cfg->database);
     free(cfg->schemas);
     free(cfg->server_key);
+    free(cfg->encryption_key);
+    free(cfg->pseudonym_key);
+    sodium_memzero(cfg->encryption_secret, sizeof cfg->encryption_secret);
+    sodium_memzero(cfg->pseudonym_secret, sizeof cfg->pseudonym_secret);
     free(cfg);
     *self_p = NULL;
 }

@@ -53,6 +53,12 @@ struct config {
     char *database;   /* resolved path */
     char *schemas;    /* resolved path */
     char *server_key; /* resolved path */
+    /* Secret keys (docs/security.md): resolved paths, and the keys read from
+     * them by config_load (zeroed by config_free). */
+    char *encryption_key;
+    char *pseudonym_key;
+    unsigned char encryption_secret[32];
+    unsigned char pseudonym_secret[32];
     long max_message_size;
     long max_json_depth;
     long max_errors;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sodium.h>
 #include <zmq.h>
 
 #include "util.h"
@@ -165,6 +166,65 @@ int keyfile_read_public(const char *path, char *public_z85, char *err, size_t er
     if (rc != 0)
         snprintf(err, errlen, "%s holds no valid Z85 CURVE public key", path);
     memset(text, 0, strlen(text));
+    free(text);
+    return rc;
+}
+
+#define SECRET_TAG "ketenhub-secret-v1 "
+
+int keyfile_secret_generate(const char *path, char *err, size_t errlen)
+{
+    unsigned char key[KEYFILE_SECRET_LEN];
+    char hex[2 * KEYFILE_SECRET_LEN + 1], text[sizeof SECRET_TAG + sizeof hex + 1];
+    if (sodium_init() < 0) {
+        snprintf(err, errlen, "libsodium failed to initialise");
+        return -1;
+    }
+    randombytes_buf(key, sizeof key);
+    sodium_bin2hex(hex, sizeof hex, key, sizeof key);
+    snprintf(text, sizeof text, SECRET_TAG "%s\n", hex);
+    int rc = write_new(path, 0600, text, err, errlen);
+    sodium_memzero(key, sizeof key);
+    sodium_memzero(hex, sizeof hex);
+    sodium_memzero(text, sizeof text);
+    return rc;
+}
+
+int keyfile_secret_read(const char *path, unsigned char *key, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        snprintf(err, errlen, "cannot read key file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "key file %s is not a regular file", path);
+        return -1;
+    }
+    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+        snprintf(err, errlen,
+                 "key file %s is accessible by group or others (mode %03o); chmod 600 it", path,
+                 (unsigned)(st.st_mode & 0777));
+        return -1;
+    }
+    size_t len = 0;
+    char *text = util_read_file(path, KEYFILE_MAX, &len, err, errlen);
+    if (!text)
+        return -1;
+    const size_t tag = sizeof SECRET_TAG - 1, hexlen = 2 * KEYFILE_SECRET_LEN;
+    size_t bin = 0;
+    int rc = -1;
+    if (len >= tag + hexlen && memcmp(text, SECRET_TAG, tag) == 0 &&
+        (len == tag + hexlen || (len == tag + hexlen + 1 && text[len - 1] == '\n')) &&
+        sodium_hex2bin(key, KEYFILE_SECRET_LEN, text + tag, hexlen, NULL, &bin, NULL) == 0 &&
+        bin == KEYFILE_SECRET_LEN)
+        rc = 0;
+    else
+        snprintf(err, errlen,
+                 "key file %s is not a secret key file (one line: ketenhub-secret-v1 and 64 "
+                 "hex digits; write one with ketenctl keygen --secret)",
+                 path);
+    sodium_memzero(text, len);
     free(text);
     return rc;
 }

@@ -34,6 +34,22 @@ int keyfile_read_pair(const char *path, char *public_z85, char *secret_z85, char
  * .key file. Fills public_z85 (41 bytes). Returns 0, or -1 with err filled. */
 int keyfile_read_public(const char *path, char *public_z85, char *err, size_t errlen);
 
+/*
+ * Secret keys (the store's encryption key, the pseudonym key; docs/security.md):
+ * a file of one line, `ketenhub-secret-v1 <64 hex digits>`, mode 0600, written
+ * by `ketenctl keygen --secret PATH`. The 32 bytes are random.
+ */
+#define KEYFILE_SECRET_LEN 32
+
+/* Writes a new secret key file at `path` (mode 0600, refuses to overwrite).
+ * Returns 0, or -1 with err filled. */
+int keyfile_secret_generate(const char *path, char *err, size_t errlen);
+
+/* Reads a secret key file into key[KEYFILE_SECRET_LEN]. Refuses a path that
+ * is not a regular file, a file that group or others may access, and any
+ * content but the one line. Returns 0, or -1 with err filled. */
+int keyfile_secret_read(const char *path, unsigned char *key, char *err, size_t errlen);
+
 /* 1 if `z85` is 40 valid Z85 characters that decode to a 32-byte key. */
 int keyfile_valid_z85(const char *z85);
 

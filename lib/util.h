@@ -34,6 +34,10 @@ char *util_dirname(const char *path);
 /* `path` if absolute, else `base_dir`/`path`. Caller frees. */
 char *util_path_resolve(const char *base_dir, const char *path);
 
+/* 1 if both paths name the same existing file or folder (same device and
+ * inode), 0 if not, -1 if either cannot be looked at. */
+int util_same_file(const char *a, const char *b);
+
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void util_hex(const uint8_t *bytes, size_t n, char *out);
 

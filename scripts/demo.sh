@@ -28,6 +28,10 @@ echo "hub and $(wc -w <<<"$partners") partner key pairs in run/keys/"
 [ -f "$run/keys/webhook.secret" ] ||
     (umask 077 && echo "whsec_$(openssl rand -base64 32)" >"$run/keys/webhook.secret")
 echo "webhook signing secret in run/keys/webhook.secret"
+for s in store pseudonym; do
+    [ -f "$run/keys/$s.secret" ] || "$ctl" keygen --secret "$run/keys/$s.secret" >/dev/null 2>&1
+done
+echo "store encryption key and pseudonym key in run/keys/ (store.secret, pseudonym.secret)"
 
 say "demo receivers for the duty officer's alerts: a webhook endpoint and a mail server (127.0.0.1)"
 secret_hex=$(/usr/bin/python3 -c 'import base64,sys; print(base64.b64decode(open(sys.argv[1]).read().strip()[6:]).hex())' "$run/keys/webhook.secret")
@@ -55,6 +59,7 @@ import json, sys
 root, listen, run, webhook_port, smtp_port = sys.argv[1:6]
 cfg = json.load(open(f"{root}/config/ketenhub.example.json"))
 cfg.update(listen=listen, database="ketenhub.db", schemas=f"{root}/schemas", server_key="keys/hub.key",
+           encryption_key="keys/store.secret", pseudonym_key="keys/pseudonym.secret",
            admin_socket="ketenhub.sock")
 for p in cfg["partners"]:
     p["public_key"] = open(f"{run}/keys/{p['id']}.pub").read().strip()

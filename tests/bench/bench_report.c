@@ -143,9 +143,10 @@ static json_t *build_config(const struct hub *h, const struct partner_keys *keys
     for (int p = 0; p < NPOLICIES; p++)
         json_object_set_new(pol, policy_names[p],
                             json_pack("{s:s, s:s}", "receipt", rec[p], "decision", dec[p]));
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s}", "listen", "tcp://127.0.0.1:*",
-                     "database", "hub.db", "schemas", h->schemas, "server_key", "keys/hub.key",
-                     "log_level", "warn", "partners", ps, "municipalities", munis, "policies", pol,
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s}", "listen",
+                     "tcp://127.0.0.1:*", "database", "hub.db", "schemas", h->schemas,
+                     "server_key", "keys/hub.key", "encryption_key", "keys/store.secret",
+                     "pseudonym_key", "keys/pseudonym.secret", "log_level", "warn", "partners", ps, "municipalities", munis, "policies", pol,
                      "default_policy", "standaard");
 }
 

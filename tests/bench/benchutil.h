@@ -431,8 +431,13 @@ static int hub_make_dir(struct hub *h, const char *parent, char *err, size_t err
     return 0;
 }
 
-/* Writes keys/hub.key and keys/<pk[i].id>.key (ids set by the caller) and
+/* Writes keys/hub.key, the secret keys keys/store.secret and
+ * keys/pseudonym.secret (BENCH_SECRETS), and keys/<pk[i].id>.key (ids set by the caller) and
  * fills in the public keys, and each partner's secret one. */
+/* The config members naming the secret keys write_keys makes. */
+#define BENCH_SECRETS                                                                              \
+    "\"encryption_key\": \"keys/store.secret\", \"pseudonym_key\": \"keys/pseudonym.secret\", "
+
 static int write_keys(struct hub *h, struct partner_keys *pk, long n, char *err, size_t errlen)
 {
     char keys[PATH_MAX + 8], base[PATH_MAX + 64], key_path[PATH_MAX + 80];
@@ -448,6 +453,12 @@ static int write_keys(struct hub *h, struct partner_keys *pk, long n, char *err,
         keyfile_read_pair(key_path, h->public_z85, sec, err, errlen) != 0)
         return -1;
     sodium_memzero(sec, sizeof sec);
+    const char *secrets[] = {"store.secret", "pseudonym.secret"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(key_path, sizeof key_path, "%s/%s", keys, secrets[i]);
+        if (keyfile_secret_generate(key_path, err, errlen) != 0)
+            return -1;
+    }
     for (long i = 0; i < n; i++) {
         snprintf(base, sizeof base, "%s/%s", keys, pk[i].id);
         snprintf(key_path, sizeof key_path, "%s.key", base);

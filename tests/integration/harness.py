@@ -84,6 +84,9 @@ class Hub:
         self.dir = self.tmp.name
         os.makedirs(os.path.join(self.dir, "keys"), mode=0o700)
         self.hub_public, self.hub_key = keygen(os.path.join(self.dir, "keys", "hub"))
+        for name in ("store.secret", "pseudonym.secret"):
+            subprocess.run([KETENCTL, "keygen", "--secret", os.path.join(self.dir, "keys", name)],
+                           check=True, capture_output=True)
         self.keys = {}
         partner_list = []
         partners = list(partners or [("police-1", "police"), ("gemeente-1", "municipality")])
@@ -99,6 +102,8 @@ class Hub:
             "database": "hub.db",
             "schemas": SCHEMAS,
             "server_key": "keys/hub.key",
+            "encryption_key": "keys/store.secret",
+            "pseudonym_key": "keys/pseudonym.secret",
             "log_level": log_level,
             "partners": partner_list,
         }

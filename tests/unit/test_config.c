@@ -26,7 +26,7 @@ static struct config *load_with(const char *partners, const char *extra, char **
     char text[8192], path[256];
     snprintf(text, sizeof text,
              "{\"listen\": \"tcp://127.0.0.1:5570\", \"database\": \"hub.db\",\n"
-             " \"schemas\": \"%s\", \"server_key\": \"hub.key\",\n"
+             " \"schemas\": \"%s\", \"server_key\": \"hub.key\", " TU_SECRETS "\n"
              " \"partners\": %s%s}\n",
              schemas, partners, extra);
     tu_write(dir, "ketenhub.json", text, path, sizeof path);
@@ -616,6 +616,7 @@ int main(void)
 {
     char err[256], path[256];
     tu_tempdir(dir, sizeof dir);
+    tu_secrets(dir);
     if (!getcwd(schemas, sizeof schemas - 16))
         return 2;
     size_t sl = strlen(schemas);

@@ -68,7 +68,7 @@ static struct config *load(const char *escalation, const char *extra, char ***pr
     char text[16384], path[256];
     int len = snprintf(text, sizeof text,
                        "{\"listen\": \"tcp://127.0.0.1:5570\", \"database\": \"hub.db\",\n"
-                       " \"schemas\": \"%s\", \"server_key\": \"hub.key\",\n"
+                       " \"schemas\": \"%s\", \"server_key\": \"hub.key\", " TU_SECRETS "\n"
                        " \"partners\": [{'id': 'kc', 'role': 'coordinator', 'public_key': '%s'},"
                        "               {'id': 'police', 'role': 'police', 'public_key': '%s'}],\n"
                        " \"policies\": {'crisis': {'receipt': 'PT15M', 'decision': 'PT4H'%s%s},"
@@ -659,6 +659,7 @@ int main(void)
     char err[256], path[256], pub[41], sec[41];
     log_threshold = LOG_ERROR; /* the engine warnings are expected here */
     tu_tempdir(dir, sizeof dir);
+    tu_secrets(dir);
     if (!getcwd(root, sizeof root - 16))
         return 2;
     snprintf(schemas, sizeof schemas, "%s/schemas", root);

@@ -58,7 +58,7 @@ static struct config *load_extra(const char *extra, char ***problems, size_t *n)
     char text[16384], path[256];
     int len = snprintf(text, sizeof text,
                        "{\"listen\": \"tcp://127.0.0.1:5570\", \"database\": \"hub.db\",\n"
-                       " \"schemas\": \"%s\", \"server_key\": \"hub.key\",\n"
+                       " \"schemas\": \"%s\", \"server_key\": \"hub.key\", " TU_SECRETS "\n"
                        " \"partners\": []%s}\n",
                        schemas, extra);
     if (len < 0 || (size_t)len >= sizeof text) {
@@ -959,6 +959,7 @@ int main(void)
 {
     char err[256], path[256];
     tu_tempdir(dir, sizeof dir);
+    tu_secrets(dir);
     if (!getcwd(root, sizeof root - 16))
         return 2;
     snprintf(schemas, sizeof schemas, "%s/schemas", root);

@@ -56,7 +56,7 @@ static struct config *load_extra(const char *extra, char ***problems, size_t *n)
     char text[16384], path[256];
     snprintf(text, sizeof text,
              "{\"listen\": \"tcp://127.0.0.1:5570\", \"database\": \"hub.db\",\n"
-             " \"schemas\": \"%s\", \"server_key\": \"hub.key\",\n"
+             " \"schemas\": \"%s\", \"server_key\": \"hub.key\", " TU_SECRETS "\n"
              " \"partners\": %s%s}\n",
              schemas, partners_json, extra);
     tu_write(dir, "ketenhub.json", text, path, sizeof path);
@@ -771,7 +771,7 @@ static void a_role_without_partners_gives_no_target(void)
              pub_police, pub_coord);
     snprintf(extra, sizeof extra,
              "{\"listen\": \"tcp://127.0.0.1:5570\", \"database\": \"hub.db\", \"schemas\": \"%s\","
-             " \"server_key\": \"hub.key\", \"partners\": %s,"
+             " \"server_key\": \"hub.key\", " TU_SECRETS " \"partners\": %s,"
              " \"routes\": [{\"name\": \"care\", \"to\": [{\"role\": \"care\"}]}]}",
              schemas, partners);
     tu_write(dir, "small.json", extra, path, sizeof path);
@@ -1013,6 +1013,7 @@ int main(void)
 {
     char err[256], path[256], sec[41];
     tu_tempdir(dir, sizeof dir);
+    tu_secrets(dir);
     if (!getcwd(root, sizeof root - 16))
         return 2;
     snprintf(schemas, sizeof schemas, "%s/schemas", root);

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "testutil.h"
 
 /* Loads <root>/config/ketenhub.example.json with database, schemas,
  * server_key, admin_socket and the alerting secret pointed into `dir`
@@ -30,6 +31,9 @@ static inline struct config *tc_load_example(const char *root, const char *schem
     json_object_set_new(doc, "database", json_string("hub.db"));
     json_object_set_new(doc, "schemas", json_string(schemas));
     json_object_set_new(doc, "server_key", json_string("hub.key"));
+    tu_secrets(dir);
+    json_object_set_new(doc, "encryption_key", json_string("keys/store.secret"));
+    json_object_set_new(doc, "pseudonym_key", json_string("keys/pseudonym.secret"));
     /* The alerting secret lives in run/ (made by make run): give it one here. */
     char secret[300];
     snprintf(secret, sizeof secret, "%s/webhook.secret", dir);

@@ -8,7 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "keyfile.h"
+
+/* The config members naming the two secret keys tu_secrets makes. */
+#define TU_SECRETS                                                                                 \
+    "\"encryption_key\": \"keys/store.secret\", \"pseudonym_key\": \"keys/pseudonym.secret\","
 
 /* Makes a fresh folder under /tmp; writes its path into dir (>= 64 bytes). */
 static inline void tu_tempdir(char *dir, size_t len)
@@ -32,6 +39,22 @@ static inline void tu_write(const char *dir, const char *name, const char *text,
     }
     fputs(text, f);
     fclose(f);
+}
+
+/* Makes dir/keys/store.secret and dir/keys/pseudonym.secret (once). */
+static inline void tu_secrets(const char *dir)
+{
+    char path[512], err[512];
+    snprintf(path, sizeof path, "%s/keys", dir);
+    mkdir(path, 0700);
+    const char *names[] = {"store.secret", "pseudonym.secret"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/keys/%s", dir, names[i]);
+        if (access(path, F_OK) != 0 && keyfile_secret_generate(path, err, sizeof err) != 0) {
+            fprintf(stderr, "%s\n", err);
+            exit(2);
+        }
+    }
 }
 
 /* rm -rf dir (test folders only, under /tmp). */
