@@ -232,6 +232,25 @@ static const char *const migrations[] = {
     "ALTER TABLE escalations ADD COLUMN acked_ms INTEGER;"
     "UPDATE escalations SET acked_ms = "
     "  CAST(ROUND((julianday(acked) - 2440587.5) * 86400000) AS INTEGER) WHERE acked IS NOT NULL;",
+    /* 5: privacy and security (docs/security.md, docs/privacy.md), in three
+     * parts: the audit chain; encryption at rest and retention; pseudonyms
+     * and matches. */
+    /* 5a: the audit chain (docs/audit.md). */
+    ""
+    /* 5b: encryption at rest and retention (docs/encryption.md). */
+    ""
+    /* 5c: pseudonyms of identifying fields and the matches between signals
+     * (docs/matching.md). One row per pseudonym a signal carried: `kind`
+     * "bsn" or "naam-geboortedatum", `pseudonym` the keyed HMAC-SHA256 in hex. */
+    "CREATE TABLE pseudonyms ("
+    "  seq INTEGER NOT NULL," /* the signal's events.seq */
+    "  kind TEXT NOT NULL,"
+    "  pseudonym TEXT NOT NULL,"
+    "  partner TEXT NOT NULL,"
+    "  received_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (seq, kind)"
+    ");"
+    "CREATE INDEX pseudonyms_by_value ON pseudonyms (pseudonym);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
