@@ -46,7 +46,7 @@ static void open_sets_wal_and_full_sync_and_version(void)
     sqlite3_finalize(s);
     sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
     CHECK(sqlite3_step(s) == SQLITE_ROW);
-    CHECK_INT(sqlite3_column_int(s, 0), 4);
+    CHECK_INT(sqlite3_column_int(s, 0), 5);
     sqlite3_finalize(s);
     sqlite3_close(db);
 }
