@@ -38,6 +38,8 @@ LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
 HUB_OBJ := $(HUB_SRC:%.c=$(O)/%.o)
 CTL_OBJ := $(CTL_SRC:%.c=$(O)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/unit/%)
+# The adapters' unit tests link libadapter instead of libhub (rule at the end).
+ADAPTER_UNIT_BIN := $(filter $(O)/unit/test_adapter_%,$(UNIT_BIN))
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BIN)/%)
 
 LIBKETEN := $(O)/libketen.a
@@ -72,7 +74,7 @@ $(BENCH_BIN): $(BIN)/%: $(O)/tests/bench/%.o $(LIBHUB) $(LIBKETEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(UNIT_BIN): $(O)/unit/%: $(O)/tests/unit/%.o $(LIBHUB) $(LIBKETEN)
+$(filter-out $(ADAPTER_UNIT_BIN),$(UNIT_BIN)): $(O)/unit/%: $(O)/tests/unit/%.o $(LIBHUB) $(LIBKETEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -133,5 +135,40 @@ run: deps all
 
 clean:
 	rm -rf build bin
+
+# ---- adapters (adapters/common -> libadapter.a; adapters/<kind>/*.c -> adapter-<kind>) ----
+# A new partner kind is a new folder with a main.c: no Makefile edit needed.
+ADAPTER_CFLAGS := -Iadapters/common $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
+ADAPTER_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
+ADAPTER_COMMON_OBJ := $(patsubst %.c,$(O)/%.o,$(wildcard adapters/common/*.c))
+ADAPTER_KINDS := $(patsubst adapters/%/main.c,%,$(wildcard adapters/*/main.c))
+ADAPTER_BIN := $(ADAPTER_KINDS:%=$(BIN)/adapter-%)
+LIBADAPTER := $(O)/libadapter.a
+
+$(O)/adapters/%.o: ALL_CFLAGS += $(ADAPTER_CFLAGS)
+$(O)/tests/unit/test_adapter_%.o: ALL_CFLAGS += $(ADAPTER_CFLAGS)
+
+$(LIBADAPTER): $(ADAPTER_COMMON_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+all: $(ADAPTER_BIN)
+
+# The objects of one kind (a function, so the rule below has no literal %
+# for the static pattern to replace).
+adapter_objs = $(patsubst %.c,$(O)/%.o,$(wildcard adapters/$(1)/*.c))
+.SECONDEXPANSION:
+$(ADAPTER_BIN): $(BIN)/adapter-%: $$(call adapter_objs,$$*) $(LIBADAPTER) $(LIBKETEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(ADAPTER_LIBS)
+
+# Adapter unit tests link the adapter library (and a kind's mapping objects,
+# below), objects before archives so the archives resolve in order.
+$(ADAPTER_UNIT_BIN): $(O)/unit/%: $(O)/tests/unit/%.o $(LIBADAPTER) $(LIBKETEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(LIBS) $(ADAPTER_LIBS)
+$(O)/unit/test_adapter_police: $(patsubst %.c,$(O)/%.o,$(filter-out adapters/police/main.c,$(wildcard adapters/police/*.c)))
+$(O)/unit/test_adapter_mappings: $(O)/adapters/municipality/mapping.o $(O)/adapters/comensha/mapping.o \
+		$(O)/adapters/care/mapping.o
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

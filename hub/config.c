@@ -436,8 +436,9 @@ static void check_secret(const struct config *cfg, const char *name, const char 
     if (cfg->database) {
         char *kdir = util_dirname(path), *ddir = util_dirname(cfg->database);
         if (kdir && ddir && util_same_file(kdir, ddir) == 1)
-            config_problem(p, "/%s: %s is in the database's folder; keep keys in another folder "
-                              "so that a copy of the database does not carry its key",
+            config_problem(p,
+                           "/%s: %s is in the database's folder; keep keys in another folder "
+                           "so that a copy of the database does not carry its key",
                            name, path);
         free(kdir);
         free(ddir);

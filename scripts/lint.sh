@@ -8,7 +8,7 @@ mapfile -t cfiles < <(printf '%s\n' "${files[@]}" | grep '\.c$' | sort -u)
 rc=0
 echo "clang-format: ${#files[@]} files"
 clang-format --dry-run -Werror "${files[@]}" || rc=1
-cflags=(-std=c11 -D_DEFAULT_SOURCE -I. -Ilib -Ihub -Itests/unit $(pkg-config --cflags libzmq jansson sqlite3 libsodium libpcre2-8 libcurl))
+cflags=(-std=c11 -D_DEFAULT_SOURCE -I. -Ilib -Ihub -Iadapters/common -Itests/unit $(pkg-config --cflags libzmq jansson sqlite3 libsodium libpcre2-8 libcurl libmicrohttpd))
 echo "clang-tidy: ${#cfiles[@]} files"
 # Left out as noise on this code base: sizeof-expression (flags the
 # idiomatic `sizeof *p` for pointer-to-pointer) and not-null-terminated-result
@@ -20,6 +20,6 @@ out=$(printf '%s\n' "${cfiles[@]}" | xargs -P "$(nproc)" -I{} clang-tidy --quiet
     --warnings-as-errors='*' {} -- "${cflags[@]}" 2>&1) || { echo "$out" | grep -v '^[0-9]* warnings generated' ; rc=1; }
 echo "cppcheck"
 cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --std=c11 \
-    --inline-suppr --suppress=missingIncludeSystem -I lib -I hub "${cfiles[@]}" || rc=1
+    --inline-suppr --suppress=missingIncludeSystem -I lib -I hub -I adapters/common "${cfiles[@]}" || rc=1
 [ $rc -eq 0 ] && echo "lint: clean"
 exit $rc

@@ -88,7 +88,8 @@ struct options {
  * webhook URL and the alerting settings. crisis and hoog are final, so each
  * of those signals makes exactly one referral (to police-1). */
 static const char config_fixed[] =
-    "{\"database\": \"hub.db\", \"server_key\": \"keys/hub.key\", " BENCH_SECRETS "\"log_level\": \"info\","
+    "{\"database\": \"hub.db\", \"server_key\": \"keys/hub.key\", " BENCH_SECRETS
+    "\"log_level\": \"info\","
     " \"policies\": {"
     "   \"crisis\": {\"receipt\": \"PT2S\", \"decision\": \"PT60S\", \"escalation\": {\"levels\":"
     "     [{\"after\": \"PT0S\", \"targets\": [\"on-duty\"], \"channels\": [\"webhook\"],"

@@ -131,10 +131,9 @@ static json_t *build_config(const struct partner_keys *pk, long n, char *err, si
     json_array_append_new(partners, json_pack("{s:s, s:s, s:s, s:s}", "id", "bench-coordinator",
                                               "name", "bench coordinator (never connects)", "role",
                                               "coordinator", "public_key", coord_pub));
-    json_t *cfg = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "database", "hub.db",
-                            "server_key", "keys/hub.key", "encryption_key", "keys/store.secret",
-                            "pseudonym_key", "keys/pseudonym.secret", "log_level", "warn",
-                            "partners", partners);
+    json_t *cfg = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "database", "hub.db", "server_key",
+                            "keys/hub.key", "encryption_key", "keys/store.secret", "pseudonym_key",
+                            "keys/pseudonym.secret", "log_level", "warn", "partners", partners);
     if (!cfg)
         set_err(err, errlen, "cannot build the config");
     return cfg;

@@ -61,7 +61,8 @@ struct options {
  * signal about a minor in GM0153 three referrals, none to politie. Delivery
  * settings keep their defaults (docs/config.md). */
 static const char config_fixed[] =
-    "{\"database\": \"hub.db\", \"server_key\": \"keys/hub.key\", " BENCH_SECRETS "\"log_level\": \"warn\","
+    "{\"database\": \"hub.db\", \"server_key\": \"keys/hub.key\", " BENCH_SECRETS
+    "\"log_level\": \"warn\","
     " \"policies\": {\"crisis\": {\"receipt\": \"PT15M\", \"decision\": \"PT4H\"},"
     "              \"standaard\": {\"receipt\": \"P1D\", \"decision\": \"P5D\"}},"
     " \"default_policy\": \"standaard\","

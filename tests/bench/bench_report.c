@@ -144,10 +144,10 @@ static json_t *build_config(const struct hub *h, const struct partner_keys *keys
         json_object_set_new(pol, policy_names[p],
                             json_pack("{s:s, s:s}", "receipt", rec[p], "decision", dec[p]));
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s}", "listen",
-                     "tcp://127.0.0.1:*", "database", "hub.db", "schemas", h->schemas,
-                     "server_key", "keys/hub.key", "encryption_key", "keys/store.secret",
-                     "pseudonym_key", "keys/pseudonym.secret", "log_level", "warn", "partners", ps, "municipalities", munis, "policies", pol,
-                     "default_policy", "standaard");
+                     "tcp://127.0.0.1:*", "database", "hub.db", "schemas", h->schemas, "server_key",
+                     "keys/hub.key", "encryption_key", "keys/store.secret", "pseudonym_key",
+                     "keys/pseudonym.secret", "log_level", "warn", "partners", ps, "municipalities",
+                     munis, "policies", pol, "default_policy", "standaard");
 }
 
 /* Keys for the hub and every partner, and the config; the config (caller

@@ -1001,7 +1001,9 @@ static void example_profiles_keep_free_text_from_comensha(void)
     CHECK(profile_has(cfg, ROLE_CARE, "toestemming"));
     CHECK_INT(cfg->nprofile[ROLE_POLICE], 10);
     CHECK_INT(cfg->nprofile[ROLE_MUNICIPALITY], 8);
-    CHECK_INT(cfg->nprofile[ROLE_COMENSHA], 7);
+    /* toestemming: the CoMensha adapter registers only with consent. */
+    CHECK(profile_has(cfg, ROLE_COMENSHA, "toestemming"));
+    CHECK_INT(cfg->nprofile[ROLE_COMENSHA], 8);
     CHECK_INT(cfg->nprofile[ROLE_CARE], 9);
     CHECK_INT(cfg->nprofile[ROLE_COORDINATOR], 11); /* every field of the signal */
     CHECK_INT(cfg->policies ? config_policy(cfg, "crisis")->receipt_ms : 0, 15 * 60 * 1000);

@@ -1,0 +1,15 @@
+/*
+ * adapter-municipality - a municipality's system <-> the hub: referrals
+ * pushed as VNG-style notifications (http-push), details fetched and
+ * responses and signals posted over http-listen. docs/adapters.md.
+ */
+#include "adapter.h"
+#include "http_listen.h"
+#include "http_push.h"
+#include "mapping.h"
+
+int main(int argc, char **argv)
+{
+    static const struct adapter_transport_ops *const t[] = {&http_push_ops, &http_listen_ops, NULL};
+    return adapter_main(argc, argv, &municipality_mapping, t);
+}
