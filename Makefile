@@ -127,8 +127,9 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 fuzz: deps
 	@$(MAKE) --no-print-directory CC=clang O=build/fuzz BIN=build/fuzz/bin CFLAGS="-O1 -g" \
 	    EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" \
-	    EXTRA_LDFLAGS="-fsanitize=address,undefined" build/fuzz/libketen.a build/fuzz/libhub.a
-	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
+	    EXTRA_LDFLAGS="-fsanitize=address,undefined" build/fuzz/libketen.a build/fuzz/libhub.a \
+	    build/fuzz/libadapter.a
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_TARGETS="$(FUZZ_TARGETS)" tests/fuzz/run.sh
 
 run: deps all
 	@scripts/demo.sh

@@ -11,9 +11,11 @@
  *   ketenctl receive --hub ENDPOINT --hub-key HUB.pub --key PARTNER.key [--accept]
  *   ketenctl send --hub ENDPOINT --hub-key HUB.pub --key PARTNER.key
  *                 [--timeout SECONDS] EVENT.json...
+ *   ketenctl --config FILE audit verify|export|subject ...   (ctl/audit.c)
  *
  * `status`, `referrals`, `referral` and `deadletters` read the hub's database
- * read-only; `replay` writes to it beside the running hub (ctl/referrals.c);
+ * read-only, then append their look-up to the audit chain (ctl/audit.h) and
+ * only then print; `replay` writes to it beside the running hub (ctl/referrals.c);
  * `send` is a test client that speaks the partner protocol exactly as
  * docs/protocol.md describes it. Every command is in docs/ketenctl.md.
  * Exit codes: 0 done, 1 failed (or not found, or not all done), 2 usage.
@@ -25,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <jansson.h>
@@ -33,7 +36,10 @@
 
 #include "client.h"
 #include "config.h"
+#include "ctl/audit.h"
 #include "receive.h"
+#include "ctl/privacy.h"
+#include "ctl/pseudonym_cmd.h"
 #include "ctl/referrals.h"
 #include "ctl/report.h"
 #include "ctl/report_render.h"
@@ -60,13 +66,26 @@ static void usage(FILE *out)
         "       ketenctl --config FILE oncall [--at TIME] [--json]\n"
         "       ketenctl --config FILE escalations [--open] [--json]\n"
         "       ketenctl --config FILE ack ESCALATION_ID --by OFFICER [--note TEXT] [--json]\n"
+        "       ketenctl --config FILE reload [--json]\n"
         "       ketenctl --config FILE report --from DATE --to DATE [--format json|csv|html]\n"
         "                     [--out PATH] [--threshold N]\n"
+        "       ketenctl --config FILE rekey --new-key NEWFILE [--by NAME]\n"
+        "       ketenctl --config FILE keycheck\n"
+        "       ketenctl --config FILE purge [--dry-run] [--json] [--by NAME]\n"
+        "       ketenctl --config FILE audit verify [--json] [--anchor SEQ:HASH]\n"
+        "       ketenctl --config FILE audit export --from DATE --to DATE [--out FILE]\n"
+        "       ketenctl --config FILE audit subject (PSEUDONYM | --bsn BSN |\n"
+        "                     --name SURNAME --birthdate YYYY-MM-DD) [--json]\n"
+        "       ketenctl --config FILE pseudonym (--bsn BSN | --name SURNAME --birthdate\n"
+        "                     YYYY-MM-DD) [--json]\n"
         "       ketenctl send --hub ENDPOINT --hub-key HUB.pub --key PARTNER.key\n"
         "                     [--timeout SECONDS] EVENT.json...\n"
         "       ketenctl receive --hub ENDPOINT --hub-key HUB.pub --key PARTNER.key\n"
         "                     [--accept] [--count N] [--timeout SECONDS]\n"
-        "\n"
+        "\n");
+    /* Two strings: C11 compilers need only take 4095 characters in one. */
+    fprintf(
+        out,
         "keygen       writes PATH.pub (Z85 public key) and PATH.key (key pair, mode 0600)\n"
         "             --secret: writes PATH, a secret key (encryption_key, pseudonym_key)\n"
         "status       counts of stored events, intake outcomes and audit records\n"
@@ -82,16 +101,32 @@ static void usage(FILE *out)
         "             waiting for an acknowledgement\n"
         "ack          acknowledges an escalation through the running hub (its admin\n"
         "             socket): stops the repeats; OFFICER is an officer id\n"
+        "reload       makes the running hub read its config again (as SIGHUP does) and\n"
+        "             prints what changed; exits 1 if the hub kept the running config\n"
         "report       the coordinator's overview of a period (dates YYYY-MM-DD, UTC, both\n"
         "             included): signals, referrals, response times, escalations; counts\n"
         "             below N (default 5) hidden (docs/reporting.md)\n"
+        "rekey        re-encrypts every stored value under NEWFILE's key, in one\n"
+        "             transaction, with the hub stopped (docs/encryption.md)\n"
+        "keycheck     opens every encrypted value with the configured key (read-only)\n"
+        "purge        removes the payload retention says is due (docs/retention.md):\n"
+        "             --dry-run lists it; else the running hub does it (admin socket),\n"
+        "             or ketenctl itself when the hub is stopped\n"
+        "audit        verify: checks the audit chain (exit 3 when broken); export: the\n"
+        "             records of a period as JSON lines; subject: who accessed the data\n"
+        "             of one person, by pseudonym (docs/audit.md)\n"
+        "pseudonym    the pseudonym of a person's BSN, or surname and date of birth, under\n"
+        "             the pseudonym key (\"-\": read from stdin); for an access request\n"
+        "             with audit subject (docs/matching.md)\n"
         "send         sends each event file (\"-\" = stdin) over CURVE, prints each reply\n"
         "             as one JSON line; exits 0 only if every event was accepted\n"
         "receive      takes deliveries as the partner: prints each as one JSON line and\n"
         "             confirms it; --accept answers each referral with ontvangen and\n"
         "             geaccepteerd; stops after N deliveries or SECONDS\n"
         "\n"
-        "The database commands read the database named in the config; see docs/ketenctl.md.\n");
+        "The database commands read the database named in the config; see docs/ketenctl.md.\n"
+        "Every command that shows case data is audited as admin:<OS user>; --as NAME (before\n"
+        "the command) adds the officer's name to that record.\n");
 }
 
 static int cmd_keygen(int argc, char **argv)
@@ -140,6 +175,42 @@ static void print_groups(const char *title, const json_t *obj)
     printf("\n");
 }
 
+/*
+ * A look-up's output is held back (ctl_capture_begin) until its audit record
+ * is committed: `rc` is what the look-up returned (0 shown, 1 not found, -1
+ * failed, err said why). Records `lk` with the outcome, then prints or drops
+ * the output. Returns 0, 1, or -1 when it failed or could not be recorded.
+ */
+static int lookup_done(const char *cmd, const char *db, struct ctl_capture *cap, int rc,
+                       struct ctl_lookup *lk)
+{
+    char err[1024];
+    if (rc < 0) {
+        ctl_capture_end(cap, 0);
+        return -1;
+    }
+    lk->outcome = rc == 0 ? "shown" : "not_found";
+    if (ctl_audit_record(db, lk, err, sizeof err) != 0) {
+        ctl_capture_end(cap, 0);
+        fprintf(stderr, "ketenctl %s: %s; nothing shown\n", cmd, err);
+        return -1;
+    }
+    if (ctl_capture_end(cap, 1) != 0) {
+        fprintf(stderr, "ketenctl %s: cannot write to standard output\n", cmd);
+        return -1;
+    }
+    return rc;
+}
+
+/* Starts holding a look-up's output back; says why on failure. 0 or -1. */
+static int lookup_begin(const char *cmd, struct ctl_capture *cap)
+{
+    if (ctl_capture_begin(cap) == 0)
+        return 0;
+    fprintf(stderr, "ketenctl %s: cannot buffer the output: %s\n", cmd, strerror(errno));
+    return -1;
+}
+
 static int cmd_status(const char *config_path, int argc, char **argv)
 {
     int as_json = argc == 2 && strcmp(argv[1], "--json") == 0;
@@ -156,7 +227,7 @@ static int cmd_status(const char *config_path, int argc, char **argv)
     if (!cfg)
         return 1;
     char err[1024];
-    struct store *st = store_open_readonly(cfg->database, err, sizeof err);
+    struct store *st = store_open_readonly(cfg->database, NULL, err, sizeof err);
     if (!st) {
         fprintf(stderr, "ketenctl status: %s\n", err);
         config_free(&cfg);
@@ -164,7 +235,12 @@ static int cmd_status(const char *config_path, int argc, char **argv)
     }
     json_t *s = store_stats(st);
     int rc = 0;
-    if (!s) {
+    struct ctl_capture cap;
+    if (s && lookup_begin("status", &cap) != 0) {
+        json_decref(s);
+        s = NULL;
+        rc = 1;
+    } else if (!s) {
         fprintf(stderr, "ketenctl status: cannot read %s: %s\n", cfg->database, store_errmsg(st));
         rc = 1;
     } else if (as_json) {
@@ -187,8 +263,12 @@ static int cmd_status(const char *config_path, int argc, char **argv)
         printf("audit      %lld records\n",
                (long long)json_integer_value(json_object_get(s, "audit_records")));
     }
-    json_decref(s);
     store_close(&st);
+    if (s) {
+        struct ctl_lookup lk = {"lookup", "status", NULL, "beheer", NULL, NULL};
+        rc = lookup_done("status", cfg->database, &cap, 0, &lk) == 0 ? 0 : 1;
+    }
+    json_decref(s);
     config_free(&cfg);
     return rc;
 }
@@ -224,6 +304,23 @@ static char *database_path(const char *cmd, const char *config_path)
         fprintf(stderr, "ketenctl %s: out of memory\n", cmd);
     config_free(&cfg);
     return path;
+}
+
+/* The store's key from the config's encryption_key (docs/encryption.md).
+ * 0, or -1 (the problems printed). */
+static int load_seal_key(const char *cmd, const char *config_path, struct seal_key *key)
+{
+    char **problems = NULL;
+    size_t np = 0;
+    struct config *cfg = config_load(config_path, &problems, &np);
+    for (size_t i = 0; i < np; i++)
+        fprintf(stderr, "ketenctl %s: config error: %s\n", cmd, problems[i]);
+    config_problems_free(problems, np);
+    if (!cfg)
+        return -1;
+    seal_key_init(key, cfg->encryption_secret);
+    config_free(&cfg);
+    return 0;
 }
 
 /* `ketenctl referrals`: filters, limit, --json. */
@@ -267,9 +364,19 @@ static int cmd_referrals(const char *config_path, int argc, char **argv)
     char *db = database_path("referrals", config_path);
     if (!db)
         return 1;
+    struct ctl_capture cap;
+    if (lookup_begin("referrals", &cap) != 0) {
+        free(db);
+        return 1;
+    }
     int rc = referrals_list(db, &f, as_json, err, sizeof err);
     if (rc != 0)
         fprintf(stderr, "ketenctl referrals: %s\n", err);
+    json_t *detail = json_pack("{s:s?, s:s?, s:i}", "state", f.state, "partner", f.partner, "limit",
+                               (int)f.limit);
+    struct ctl_lookup lk = {"lookup", "referrals", NULL, "ketenzorg", NULL, detail};
+    rc = lookup_done("referrals", db, &cap, rc, &lk);
+    json_decref(detail);
     free(db);
     return rc == 0 ? 0 : 1;
 }
@@ -297,10 +404,18 @@ static int cmd_referral(const char *config_path, int argc, char **argv)
     char *db = database_path("referral", config_path);
     if (!db)
         return 1;
+    struct ctl_capture cap;
+    if (lookup_begin("referral", &cap) != 0) {
+        free(db);
+        return 1;
+    }
     int rc = referrals_show(db, id, as_json, err, sizeof err);
     if (rc < 0)
         fprintf(stderr, "ketenctl referral: %s\n", err);
-    else if (rc == 1)
+    /* A look-up of an id that is not there is recorded too. */
+    struct ctl_lookup lk = {"lookup", id, NULL, "ketenzorg", NULL, NULL};
+    rc = lookup_done("referral", db, &cap, rc, &lk);
+    if (rc == 1)
         fprintf(stderr, "ketenctl referral: no referral %s\n", id);
     free(db);
     return rc == 0 ? 0 : 1;
@@ -321,9 +436,16 @@ static int cmd_deadletters(const char *config_path, int argc, char **argv)
     char *db = database_path("deadletters", config_path);
     if (!db)
         return 1;
+    struct ctl_capture cap;
+    if (lookup_begin("deadletters", &cap) != 0) {
+        free(db);
+        return 1;
+    }
     int rc = referrals_dead_letters(db, as_json, err, sizeof err);
     if (rc != 0)
         fprintf(stderr, "ketenctl deadletters: %s\n", err);
+    struct ctl_lookup lk = {"lookup", "deadletters", NULL, "beheer", NULL, NULL};
+    rc = lookup_done("deadletters", db, &cap, rc, &lk);
     free(db);
     return rc == 0 ? 0 : 1;
 }
@@ -693,9 +815,26 @@ static int cmd_escalations(const char *config_path, int argc, char **argv)
     char *db = database_path("escalations", config_path);
     if (!db)
         return 1;
-    int rc = escalations_list(db, open_only, as_json, err, sizeof err);
+    /* The officers' notes are sealed (docs/encryption.md): the key opens them. */
+    struct seal_key key;
+    if (load_seal_key("escalations", config_path, &key) != 0) {
+        free(db);
+        return 1;
+    }
+    struct ctl_capture cap;
+    if (lookup_begin("escalations", &cap) != 0) {
+        seal_key_wipe(&key);
+        free(db);
+        return 1;
+    }
+    int rc = escalations_list(db, &key, open_only, as_json, err, sizeof err);
+    seal_key_wipe(&key);
     if (rc != 0)
         fprintf(stderr, "ketenctl escalations: %s\n", err);
+    json_t *detail = json_pack("{s:b}", "open", open_only);
+    struct ctl_lookup lk = {"lookup", "escalations", NULL, "ketenzorg", NULL, detail};
+    rc = lookup_done("escalations", db, &cap, rc, &lk);
+    json_decref(detail);
     free(db);
     return rc == 0 ? 0 : 1;
 }
@@ -755,6 +894,78 @@ done:
 }
 
 /* `ketenctl ack ESCALATION_ID --by OFFICER [--note TEXT] [--json]`. */
+/* Prints one list of the reload's outcome ("-" when empty). */
+static void print_list(const char *label, const json_t *arr)
+{
+    size_t i;
+    json_t *v;
+    printf("%-17s", label);
+    if (json_array_size(arr) == 0)
+        printf(" -");
+    json_array_foreach(arr, i, v)
+    {
+        printf(" %s", json_string_value(v));
+    }
+    putchar('\n');
+}
+
+static int cmd_reload(const char *config_path, int argc, char **argv)
+{
+    int as_json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            as_json = 1;
+        else
+            return usage_error("reload", "unknown argument \"%s\"", argv[i]);
+    }
+    if (!config_path)
+        return usage_error("reload", "%s", "--config FILE is required");
+    /* Only to find the admin socket: the hub checks the file itself and
+     * keeps its running config when it has a problem. */
+    char **problems = NULL;
+    size_t np = 0;
+    struct config *cfg = config_load(config_path, &problems, &np);
+    for (size_t i = 0; i < np; i++)
+        fprintf(stderr, "ketenctl reload: config error: %s\n", problems[i]);
+    config_problems_free(problems, np);
+    if (!cfg) {
+        fprintf(stderr, "ketenctl reload: not sent: the hub would refuse this config too\n");
+        return 1;
+    }
+    char user[80] = "";
+    const struct passwd *pw = getpwuid(geteuid());
+    if (pw && pw->pw_name && strlen(pw->pw_name) <= 64)
+        snprintf(user, sizeof user, "%s", pw->pw_name);
+    json_t *req = json_pack("{s:s, s:s*}", "op", "reload", "user", user[0] ? user : NULL);
+    char err[1024];
+    json_t *reply = req ? admin_request(cfg->admin_socket, req, err, sizeof err) : NULL;
+    json_decref(req);
+    config_free(&cfg);
+    if (!reply) {
+        fprintf(stderr, "ketenctl reload: %s\n", err);
+        return 1;
+    }
+    const json_t *r = json_object_get(reply, "reload");
+    int ok = json_is_true(json_object_get(reply, "ok"));
+    if (as_json) {
+        json_dumpf(reply, stdout, JSON_INDENT(2));
+        putchar('\n');
+    } else if (!ok) {
+        const char *why = json_string_value(json_object_get(reply, "error"));
+        fprintf(stderr, "ketenctl reload: refused: %s\n", why ? why : "(no reason given)");
+    } else {
+        printf("reloaded\n");
+        print_list("changed:", json_object_get(r, "changed"));
+        print_list("needs restart:", json_object_get(r, "needs_restart"));
+        print_list("partners added:", json_object_get(r, "partners_added"));
+        print_list("partners removed:", json_object_get(r, "partners_removed"));
+        print_list("partners rekeyed:", json_object_get(r, "partners_rekeyed"));
+        print_list("partners changed:", json_object_get(r, "partners_changed"));
+    }
+    json_decref(reply);
+    return fflush(stdout) == 0 && ok ? 0 : 1;
+}
+
 static int cmd_ack(const char *config_path, int argc, char **argv)
 {
     const char *by = NULL, *note = NULL;
@@ -791,8 +1002,13 @@ static int cmd_ack(const char *config_path, int argc, char **argv)
     config_problems_free(problems, np);
     if (!cfg)
         return 1;
-    json_t *req = json_pack("{s:s, s:I, s:s, s:s*}", "op", "ack", "escalation", (json_int_t)id,
-                            "by", by, "note", note);
+    /* The hub audits the acknowledgement as admin:<OS user> (docs/audit.md). */
+    char user[80] = "";
+    const struct passwd *pw = getpwuid(geteuid());
+    if (pw && pw->pw_name)
+        snprintf(user, sizeof user, "%s", pw->pw_name);
+    json_t *req = json_pack("{s:s, s:I, s:s, s:s*, s:s*}", "op", "ack", "escalation",
+                            (json_int_t)id, "by", by, "note", note, "user", user[0] ? user : NULL);
     char err[1024];
     json_t *reply = req ? admin_request(cfg->admin_socket, req, err, sizeof err) : NULL;
     json_decref(req);
@@ -870,9 +1086,22 @@ static int cmd_report(const char *config_path, int argc, char **argv)
         return 1;
     json_t *model =
         report_build(cfg->database, cfg, &pd, (int)threshold, util_wall_ms(), err, sizeof err);
-    config_free(&cfg);
     if (!model) {
+        config_free(&cfg);
         fprintf(stderr, "ketenctl report: %s\n", err);
+        return 1;
+    }
+    /* Recorded after the read, before anything is written. */
+    json_t *detail =
+        json_pack("{s:s, s:s, s:s, s:i, s:s}", "from", pd.from, "to", pd.to, "format", format,
+                  "threshold", (int)threshold, "out", out_path ? "file" : "stdout");
+    struct ctl_lookup lk = {"report", "report", "shown", "rapportage", NULL, detail};
+    int recorded = detail ? ctl_audit_record(cfg->database, &lk, err, sizeof err) : -1;
+    json_decref(detail);
+    config_free(&cfg);
+    if (recorded != 0) {
+        fprintf(stderr, "ketenctl report: %s; nothing written\n", detail ? err : "out of memory");
+        json_decref(model);
         return 1;
     }
     /* A report is for sharing: mode 0644 whatever the umask. */
@@ -915,8 +1144,16 @@ int main(int argc, char **argv)
     int i = 1;
     if (sodium_init() < 0)
         return 1;
-    while (i + 1 < argc && strcmp(argv[i], "--config") == 0) {
-        config_path = argv[i + 1];
+    while (i + 1 < argc && (strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "--as") == 0)) {
+        if (strcmp(argv[i], "--config") == 0) {
+            config_path = argv[i + 1];
+        } else if (ctl_audit_set_as(argv[i + 1]) != 0) {
+            fprintf(stderr,
+                    "ketenctl: --as \"%s\" is not a name: 1 to 64 of A-Z a-z 0-9 . _ @ - "
+                    "and space\n",
+                    argv[i + 1]);
+            return 2;
+        }
         i += 2;
     }
     if (i >= argc) {
@@ -946,8 +1183,20 @@ int main(int argc, char **argv)
         return cmd_escalations(config_path, argc - i, argv + i);
     if (strcmp(cmd, "ack") == 0)
         return cmd_ack(config_path, argc - i, argv + i);
+    if (strcmp(cmd, "reload") == 0)
+        return cmd_reload(config_path, argc - i, argv + i);
     if (strcmp(cmd, "report") == 0)
         return cmd_report(config_path, argc - i, argv + i);
+    if (strcmp(cmd, "rekey") == 0)
+        return privacy_rekey(config_path, argc - i, argv + i);
+    if (strcmp(cmd, "keycheck") == 0)
+        return privacy_keycheck(config_path, argc - i, argv + i);
+    if (strcmp(cmd, "purge") == 0)
+        return privacy_purge(config_path, argc - i, argv + i);
+    if (strcmp(cmd, "pseudonym") == 0)
+        return ctl_pseudonym(config_path, argc - i, argv + i);
+    if (strcmp(cmd, "audit") == 0)
+        return ctl_audit_main(config_path, argc - i, argv + i);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
         return 0;

@@ -13,12 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <sqlite3.h>
 
+#include "ctl/db.h"
+#include "hub/audit.h"
+#include "seal.h"
 #include "util.h"
 
 /* The hub commits in short group transactions; 5 s covers a slow fsync. */
-#define BUSY_TIMEOUT_MS 5000
 #define MAX_COLUMNS 12
 #define CELL_MAX 160
 
@@ -125,42 +128,7 @@ static const struct column replay_table[] = {
  * referrals. Returns the connection (caller closes), or NULL with err filled. */
 static sqlite3 *open_db(const char *path, int writable, char *err, size_t errlen)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
-    int flags = (writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "cannot open database %s: %s", path,
-                 db ? sqlite3_errmsg(db) : "out of memory");
-        goto fail;
-    }
-    sqlite3_extended_result_codes(db, 1);
-    sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK ||
-        sqlite3_step(s) != SQLITE_ROW) {
-        snprintf(err, errlen, "cannot read the schema version of %s: %s", path, sqlite3_errmsg(db));
-        goto fail;
-    }
-    sqlite3_int64 version = sqlite3_column_int64(s, 0);
-    if (version < REFERRALS_MIN_SCHEMA) {
-        snprintf(err, errlen,
-                 "database %s has schema version %lld, referrals need version %d or later "
-                 "(start this release's ketenhubd once to migrate it)",
-                 path, (long long)version, REFERRALS_MIN_SCHEMA);
-        goto fail;
-    }
-    sqlite3_finalize(s);
-    s = NULL;
-    /* The audit rows replay writes must be on disk when it says so. */
-    if (writable && sqlite3_exec(db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "database %s: cannot set synchronous=FULL: %s", path,
-                 sqlite3_errmsg(db));
-        goto fail;
-    }
-    return db;
-fail:
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-    return NULL;
+    return ctl_db_open(path, writable, REFERRALS_MIN_SCHEMA, "referrals need", err, errlen);
 }
 
 static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out, char *err, size_t errlen)
@@ -561,8 +529,9 @@ fail:
 
 /* Requeues delivery `seq` if it is dead; appends its result row to
  * `results`. Returns 1 when requeued, 0 when skipped, -1 on a database error. */
-static int replay_one(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *requeue, sqlite3_stmt *audit,
-                      int64_t seq, const char *actor, const char *now, json_t *results)
+static int replay_one(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *requeue,
+                      struct audit_chain *audit, int64_t seq, const char *actor, const char *now,
+                      json_t *results)
 {
     static const char *const names[] = {"event_id", "referral", "partner"};
     int rc = -1;
@@ -596,13 +565,16 @@ static int replay_one(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *requeue, sql
         if (!detail)
             goto done;
         sqlite3_bind_int64(requeue, 1, seq);
-        sqlite3_bind_text(audit, 1, now, -1, SQLITE_STATIC);
-        sqlite3_bind_text(audit, 2, actor, -1, SQLITE_STATIC);
-        sqlite3_bind_text(audit, 3, json_string_value(json_object_get(row, "event_id")), -1,
-                          SQLITE_STATIC);
-        sqlite3_bind_text(audit, 4, detail, -1, SQLITE_STATIC);
+        struct audit_record ar = {.time = now,
+                                  .actor = actor,
+                                  .action = "replay",
+                                  .object = json_string_value(json_object_get(row, "event_id")),
+                                  .outcome = "requeued",
+                                  .detail = detail,
+                                  .address = "local",
+                                  .purpose = "beheer"};
         if (sqlite3_step(requeue) != SQLITE_DONE || sqlite3_changes(db) != 1 ||
-            sqlite3_step(audit) != SQLITE_DONE)
+            audit_chain_append(audit, &ar, NULL) != 0)
             goto done;
         snprintf(result, sizeof result, "requeued");
         rc = 1;
@@ -615,7 +587,6 @@ done:
     free(detail);
     sqlite3_reset(get);
     sqlite3_reset(requeue);
-    sqlite3_reset(audit);
     return rc;
 }
 
@@ -623,7 +594,8 @@ int referrals_replay(const char *db_path, const int64_t *seqs, size_t nseqs, int
                      const char *admin, char *err, size_t errlen)
 {
     sqlite3 *db = open_db(db_path, 1, err, errlen);
-    sqlite3_stmt *get = NULL, *requeue = NULL, *audit = NULL;
+    sqlite3_stmt *get = NULL, *requeue = NULL;
+    struct audit_chain *audit = NULL;
     int64_t *targets = NULL;
     json_t *results = json_array();
     size_t n = 0, skipped = 0;
@@ -649,11 +621,11 @@ int referrals_replay(const char *db_path, const int64_t *seqs, size_t nseqs, int
         prepare(db,
                 "UPDATE deliveries SET state = 'pending', attempts = 0, dead_reason = NULL "
                 "WHERE seq = ?1 AND state = 'dead'",
-                &requeue, err, errlen) != 0 ||
-        prepare(db,
-                "INSERT INTO audit (time, actor, role, action, object, outcome, detail) "
-                "VALUES (?1, ?2, NULL, 'replay', ?3, 'requeued', ?4)",
-                &audit, err, errlen) != 0)
+                &requeue, err, errlen) != 0)
+        goto done;
+    /* Appended to the hash chain inside this transaction (hub/audit.h). */
+    audit = audit_chain_new(db, err, errlen);
+    if (!audit)
         goto done;
     targets = replay_targets(db, seqs, nseqs, all, &n, err, errlen);
     if (!targets)
@@ -692,7 +664,7 @@ done:
     json_decref(results);
     sqlite3_finalize(get);
     sqlite3_finalize(requeue);
-    sqlite3_finalize(audit);
+    audit_chain_free(&audit);
     sqlite3_close(db);
     return rc;
 }
@@ -743,10 +715,40 @@ static const struct field alert_fields[] = {
     {"updated", KIND_TEXT}, {"last_error", KIND_TEXT},
 };
 
-int escalations_list(const char *db_path, int open_only, int as_json, char *err, size_t errlen)
+/* Puts escalation `id`'s note, opened, into row["note"] (null when none).
+ * 0, or -1 with err filled (a note that does not open under the key). */
+static int open_note(sqlite3_stmt *n, const struct seal_key *key, json_t *row, char *err,
+                     size_t errlen)
+{
+    json_int_t id = json_integer_value(json_object_get(row, "id"));
+    char idtext[32], why[200];
+    snprintf(idtext, sizeof idtext, "%" JSON_INTEGER_FORMAT, id);
+    sqlite3_reset(n);
+    sqlite3_bind_int64(n, 1, id);
+    if (sqlite3_step(n) != SQLITE_ROW || sqlite3_column_type(n, 0) == SQLITE_NULL)
+        return json_object_set_new(row, "note", json_null());
+    const uint8_t *sealed = sqlite3_column_blob(n, 0);
+    size_t len = (size_t)sqlite3_column_bytes(n, 0), plain_len = 0;
+    char *plain = len >= SEAL_OVERHEAD ? malloc(len) : NULL;
+    int rc = -1;
+    if (!plain)
+        snprintf(err, errlen, "escalation %s: the note is not an encrypted value", idtext);
+    else if (seal_decrypt(key, SEAL_AD_NOTE(idtext), SEAL_AD_NOTE_N, sealed, len, plain, &plain_len,
+                          why, sizeof why) != SEAL_OK)
+        snprintf(err, errlen, "escalation %s: the note %s", idtext, why);
+    else
+        rc = json_object_set_new(row, "note", json_stringn(plain, plain_len));
+    if (plain)
+        sodium_memzero(plain, len);
+    free(plain);
+    return rc;
+}
+
+int escalations_list(const char *db_path, const struct seal_key *key, int open_only, int as_json,
+                     char *err, size_t errlen)
 {
     sqlite3 *db = open_db(db_path, 0, err, errlen);
-    sqlite3_stmt *s = NULL, *a = NULL;
+    sqlite3_stmt *s = NULL, *a = NULL, *n = NULL;
     json_t *rows = NULL, *doc = NULL;
     int rc = -1;
     if (!db)
@@ -755,7 +757,7 @@ int escalations_list(const char *db_path, int open_only, int as_json, char *err,
         prepare(db,
                 "SELECT id, state, referral, partner, policy, deadline, due_ms, "
                 "CASE WHEN level < 0 THEN NULL ELSE level + 1 END, rounds, next_ms, rearms, "
-                "created, acked, acked_by, ack_note, resolved, resolution, "
+                "created, acked, acked_by, NULL, resolved, resolution, "
                 "(SELECT COUNT(*) FROM alerts a WHERE a.escalation = x.id AND a.state = "
                 "'delivered'), "
                 "(SELECT COUNT(*) FROM alerts a WHERE a.escalation = x.id AND a.state IN "
@@ -767,7 +769,8 @@ int escalations_list(const char *db_path, int open_only, int as_json, char *err,
                 "updated, (SELECT error FROM alert_attempts t WHERE t.alert = a.seq AND "
                 "t.error != '' ORDER BY t.seq DESC LIMIT 1) "
                 "FROM alerts a WHERE escalation = ?1 ORDER BY seq",
-                &a, err, errlen) != 0) {
+                &a, err, errlen) != 0 ||
+        prepare(db, "SELECT ack_note FROM escalations WHERE id = ?1", &n, err, errlen) != 0) {
         if (!*err || strstr(err, "no such table"))
             snprintf(err, errlen,
                      "database %s has no escalations yet (start this release's ketenhubd once "
@@ -788,6 +791,8 @@ int escalations_list(const char *db_path, int open_only, int as_json, char *err,
                  json_integer_value(json_object_get(row, "alerts_delivered")),
                  json_integer_value(json_object_get(row, "alerts_failed")));
         json_object_set_new(row, "alerts", json_string(ok_failed));
+        if (open_note(n, key, row, err, errlen) != 0)
+            goto done;
         if (as_json) {
             sqlite3_reset(a);
             sqlite3_bind_int64(a, 1, json_integer_value(json_object_get(row, "id")));
@@ -812,6 +817,7 @@ done:
     json_decref(rows);
     sqlite3_finalize(s);
     sqlite3_finalize(a);
+    sqlite3_finalize(n);
     sqlite3_close(db);
     return rc;
 }

@@ -64,8 +64,11 @@ int referrals_replay(const char *db_path, const int64_t *seqs, size_t nseqs, int
 /*
  * Prints the escalations, newest first, at most 1000 (all, or with open_only
  * those waiting for an acknowledgement), as a table or as JSON (with every
- * alert of each: docs/ketenctl.md). Returns 0, or -1 with err filled.
+ * alert of each: docs/ketenctl.md). Officers' notes are stored sealed and opened
+ * with `key` (docs/encryption.md). Returns 0, or -1 with err filled.
  */
-int escalations_list(const char *db_path, int open_only, int as_json, char *err, size_t errlen);
+struct seal_key;
+int escalations_list(const char *db_path, const struct seal_key *key, int open_only, int as_json,
+                     char *err, size_t errlen);
 
 #endif

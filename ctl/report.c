@@ -780,6 +780,96 @@ static int escalations_section(sqlite3 *db, const struct report_period *pd, stru
     return 0;
 }
 
+/* ---- matches ------------------------------------------------------------------ */
+
+/* A role name's index in the role order, ROLE_COUNT for any other ("unknown"). */
+static int role_index(const unsigned char *name)
+{
+    enum role r;
+    return name && authz_role_parse((const char *)name, &r) == 0 ? (int)r : ROLE_COUNT;
+}
+
+/* The matches raised in the period (docs/matching.md), from the matches
+ * table only: per month (every month of the period) and per pair of the two
+ * partners' roles (every pair of the five roles, then pairs with "unknown"
+ * when there are any). Both add up to the count. A database from before
+ * schema version 5 has no matches: available false. */
+static int matches_section(sqlite3 *db, int version, const struct report_period *pd, struct book *b,
+                           json_t *model, char *err, size_t errlen)
+{
+    enum { NR = ROLE_COUNT + 1 };
+    if (version < 5) {
+        json_object_set_new(model, "matches", json_pack("{s:b, s:n}", "available", 0, "count"));
+        return 0;
+    }
+    int m0 = month_of(pd->from_ms), m1 = month_of(pd->to_ms - 1);
+    int nmonths = m1 - m0 + 1;
+    long long pairs[NR][NR] = {{0}}, total = 0;
+    long long *month = calloc((size_t)nmonths, sizeof *month);
+    size_t *line = calloc((size_t)nmonths + NR * NR, sizeof *line);
+    sqlite3_stmt *s = NULL;
+    int rc = -1;
+    if (!month || !line) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    if (sqlite3_prepare_v2(db,
+                           "SELECT found_ms, role, earlier_role FROM matches "
+                           "WHERE found_ms >= ?1 AND found_ms < ?2",
+                           -1, &s, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot query the database: %s", sqlite3_errmsg(db));
+        goto done;
+    }
+    sqlite3_bind_int64(s, 1, pd->from_ms);
+    sqlite3_bind_int64(s, 2, pd->to_ms);
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        int mi = month_of(sqlite3_column_int64(s, 0)) - m0;
+        int x = role_index(sqlite3_column_text(s, 1)), y = role_index(sqlite3_column_text(s, 2));
+        if (mi < 0 || mi >= nmonths)
+            continue;
+        month[mi]++;
+        pairs[x < y ? x : y][x < y ? y : x]++;
+        total++;
+    }
+    if (step != SQLITE_DONE) {
+        snprintf(err, errlen, "cannot read the database: %s", sqlite3_errmsg(db));
+        goto done;
+    }
+    json_t *sec = json_pack("{s:b}", "available", 1), *bm = json_array(), *br = json_array();
+    json_object_set_new(model, "matches", sec);
+    size_t t = cell_add(b, sec, "count", total);
+    json_object_set_new(sec, "by_month", bm);
+    json_object_set_new(sec, "by_roles", br);
+    for (int i = 0; i < nmonths; i++) {
+        char mon[16];
+        snprintf(mon, sizeof mon, "%04d-%02d", (m0 + i) / 12, (m0 + i) % 12 + 1);
+        json_t *row = json_pack("{s:s}", "month", mon);
+        json_array_append_new(bm, row);
+        line[i] = cell_add(b, row, "matches", month[i]);
+    }
+    line_add(b, line, (size_t)nmonths, t);
+    size_t nl = 0;
+    for (int x = 0; x < NR; x++) {
+        for (int y = x; y < NR; y++) {
+            if (y == ROLE_COUNT && pairs[x][y] == 0)
+                continue; /* "unknown" only when there is one */
+            json_t *row = json_pack("{s:[s, s]}", "roles",
+                                    x < ROLE_COUNT ? authz_role_name((enum role)x) : "unknown",
+                                    y < ROLE_COUNT ? authz_role_name((enum role)y) : "unknown");
+            json_array_append_new(br, row);
+            line[nl++] = cell_add(b, row, "matches", pairs[x][y]);
+        }
+    }
+    line_add(b, line, nl, t);
+    rc = 0;
+done:
+    sqlite3_finalize(s);
+    free(month);
+    free(line);
+    return rc;
+}
+
 /* ---- the report ---------------------------------------------------------- */
 
 json_t *report_build(const char *db_path, const struct config *cfg, const struct report_period *pd,
@@ -821,9 +911,9 @@ json_t *report_build(const char *db_path, const struct config *cfg, const struct
     size_t total;
     if (!model || signals_section(db, cfg, pd, &b, model, &total, err, errlen) != 0 ||
         referrals_section(db, cfg, pd, &b, model, err, errlen) != 0 ||
-        escalations_section(db, pd, &b, model, err, errlen) != 0)
+        escalations_section(db, pd, &b, model, err, errlen) != 0 ||
+        matches_section(db, version, pd, &b, model, err, errlen) != 0)
         goto fail;
-    json_object_set_new(model, "matches", json_pack("{s:b, s:n}", "available", 0, "count"));
     protect(&b);
     if (b.oom) {
         snprintf(err, errlen, "out of memory");

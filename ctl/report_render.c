@@ -75,6 +75,12 @@ struct level {
     struct count n;
 };
 
+/* Matches between two partners' roles: key is "role+role". */
+struct match_pair {
+    char key[72];
+    struct count n;
+};
+
 static const char *const age_keys[] = {"minderjarig", "meerderjarig"};
 static const char *const urgency_keys[] = {"crisis", "hoog", "normaal"};
 
@@ -100,6 +106,10 @@ struct model {
     int matches_available;
     int matches_known;
     struct count matches;
+    struct row *match_months; /* key: the month */
+    size_t nmatch_months;
+    struct match_pair *match_pairs;
+    size_t nmatch_pairs;
 };
 
 /* ---- reading and checking the model ---- */
@@ -430,6 +440,37 @@ static void load_matches(struct loader *l, const json_t *doc, struct model *m)
         return;
     get_count(l, o, "/matches", "count", &m->matches);
     m->matches_known = 1;
+    if (!m->matches_available)
+        return;
+    char path[PATH_MAX_LEN];
+    size_t i;
+    const json_t *e, *arr = get_array(l, o, "/matches", "by_month");
+    if (arr && (m->match_months = alloc(l, json_array_size(arr), sizeof *m->match_months))) {
+        m->nmatch_months = json_array_size(arr);
+        json_array_foreach(arr, i, e)
+        {
+            snprintf(path, sizeof path, "/matches/by_month/%zu", i);
+            m->match_months[i].key = get_string(l, e, path, "month", 0);
+            get_count(l, e, path, "matches", &m->match_months[i].n);
+        }
+    }
+    arr = get_array(l, o, "/matches", "by_roles");
+    if (arr && (m->match_pairs = alloc(l, json_array_size(arr), sizeof *m->match_pairs))) {
+        m->nmatch_pairs = json_array_size(arr);
+        json_array_foreach(arr, i, e)
+        {
+            snprintf(path, sizeof path, "/matches/by_roles/%zu", i);
+            const json_t *roles = get_array(l, e, path, "roles");
+            const char *r1 = json_string_value(json_array_get(roles, 0));
+            const char *r2 = json_string_value(json_array_get(roles, 1));
+            if (roles &&
+                (json_array_size(roles) != 2 || !r1 || !r2 || strlen(r1) > 32 || strlen(r2) > 32))
+                bad(l, path, "roles", "must be two role names");
+            else if (roles)
+                snprintf(m->match_pairs[i].key, sizeof m->match_pairs[i].key, "%s+%s", r1, r2);
+            get_count(l, e, path, "matches", &m->match_pairs[i].n);
+        }
+    }
 }
 
 static void model_free(struct model *m)
@@ -443,6 +484,8 @@ static void model_free(struct model *m)
     free(m->munis);
     free(m->partners);
     free(m->levels);
+    free(m->match_months);
+    free(m->match_pairs);
     memset(m, 0, sizeof *m);
 }
 
@@ -622,6 +665,10 @@ static void csv_rest(FILE *f, const struct model *m)
         csv_count(f, "matches", "count", "matches", &m->matches);
     else
         csv_line(f, "matches", "count", "matches", NULL);
+    for (size_t i = 0; i < m->nmatch_months; i++)
+        csv_count(f, "matches", m->match_months[i].key, "matches", &m->match_months[i].n);
+    for (size_t i = 0; i < m->nmatch_pairs; i++)
+        csv_count(f, "matches", m->match_pairs[i].key, "matches", &m->match_pairs[i].n);
 }
 
 static void csv_write(FILE *f, const struct model *m)
@@ -1493,7 +1540,29 @@ static void h_matches(FILE *f, const struct model *m)
         fputs("<p><span class=\"big", f);
         fputs(m->matches.text ? " hid\">" : "\">", f);
         h_text(f, m->matches_known ? fmt_count(&m->matches, buf) : "\xE2\x80\x93");
-        fputs("</span> pseudonymised matches raised.</p>\n", f);
+        fputs("</span> pseudonymised matches raised: two partners reported signals about "
+              "the same person (docs/matching.md).</p>\n",
+              f);
+        const char *month_heads[] = {"month", "#matches"};
+        h_table_head(f, "Matches by month", month_heads, COUNT(month_heads));
+        for (size_t i = 0; i < m->nmatch_months; i++) {
+            fputs("<tr><td>", f);
+            h_text(f, m->match_months[i].key);
+            fputs("</td>", f);
+            h_count_cell(f, &m->match_months[i].n);
+            fputs("</tr>\n", f);
+        }
+        fputs("</tbody>\n</table>\n", f);
+        const char *pair_heads[] = {"roles of the two partners", "#matches"};
+        h_table_head(f, "Matches by the partners' roles", pair_heads, COUNT(pair_heads));
+        for (size_t i = 0; i < m->nmatch_pairs; i++) {
+            fputs("<tr><td>", f);
+            h_text(f, m->match_pairs[i].key);
+            fputs("</td>", f);
+            h_count_cell(f, &m->match_pairs[i].n);
+            fputs("</tr>\n", f);
+        }
+        fputs("</tbody>\n</table>\n", f);
     }
     fputs("</section>\n", f);
 }

@@ -17,9 +17,11 @@
 /*
  * Handles one request. Returns the reply as JSON text (caller frees):
  * {"ok": true, ...} or {"ok": false, "error": "..."}; NULL only when out of
- * memory. `esc` may be NULL (no policy escalates).
+ * memory. `esc` may be NULL (no policy escalates), `ret` too (no retention
+ * configured).
  */
-char *admin_handle(struct escalate *esc, const char *request, size_t len, int64_t wall_ms,
-                   int64_t mono_ms);
+struct retention;
+char *admin_handle(struct escalate *esc, struct retention *ret, const char *request, size_t len,
+                   int64_t wall_ms, int64_t mono_ms);
 
 #endif

@@ -16,7 +16,10 @@
 #include <zmq.h>
 
 #include "admin.h"
+#include "retention.h"
+#include "audit.h"
 #include "deliver.h"
+#include "event.h"
 #include "keyfile.h"
 #include "log.h"
 #include "util.h"
@@ -35,8 +38,13 @@
  * the audit trail or steal fsyncs from intake. */
 #define REFUSAL_WINDOW_MS 60000
 #define REFUSAL_SLOTS 32
+/* The ZAP handler's metadata property naming the key a connection
+ * authenticated with (Z85): checked against the config on every message, so
+ * a key removed or replaced by a reload is refused at its next message. */
+#define KEY_PROPERTY "Partner-Key"
 
 struct refusal {
+    char action[16]; /* "connect", or "message" for a revoked key's message */
     char key[41];
     char address[64];
     int64_t since_ms;
@@ -72,8 +80,20 @@ struct broker {
     struct refusal refusals[REFUSAL_SLOTS];
     size_t next_refusal;
     void *admin; /* ROUTER on ipc://cfg->admin_socket, or NULL */
+    /* Monotonic: when the audit head is logged next; 0: unset. */
+    int64_t next_anchor_ms;
     struct escalate *esc;
     struct notify *notify;
+    struct retention *retention; /* the purge schedule, or NULL (no "retention" configured) */
+    broker_reload_fn reload;
+    void *reload_arg;
+    /* A reload waiting for the top of the loop; `reload_rid`: the admin
+     * client that asked for it (its reply is the outcome), if any. */
+    int reload_pending;
+    uint8_t reload_rid[RID_MAX];
+    size_t reload_rid_len;
+    int reload_req;       /* that client is a REQ socket: its reply needs the delimiter */
+    char reload_user[65]; /* the request's "user" (ketenctl's OS user), or "" */
 };
 
 static int setopt_int(void *sock, int opt, int value)
@@ -166,10 +186,99 @@ fail:
     return NULL;
 }
 
+void broker_set_retention(struct broker *b, struct retention *r)
+{
+    b->retention = r;
+}
+
 void broker_set_escalation(struct broker *b, struct escalate *esc, struct notify *n)
 {
     b->esc = esc;
     b->notify = n;
+}
+
+void broker_set_reload(struct broker *b, broker_reload_fn fn, void *arg)
+{
+    b->reload = fn;
+    b->reload_arg = arg;
+}
+
+static void admin_reply(struct broker *b, const void *rid, size_t rid_len, int req,
+                        const char *reply)
+{
+    zmq_send(b->admin, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (req)
+        zmq_send(b->admin, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send(b->admin, reply, strlen(reply), ZMQ_DONTWAIT);
+}
+
+/* {"op": "reload"}: the loop does it at its next turn, between batches, and
+ * answers then. Returns 1 when the request was one. */
+static int admin_reload_request(struct broker *b, zmq_msg_t *rid, zmq_msg_t *body, int req)
+{
+    json_t *r = json_loadb(zmq_msg_data(body), zmq_msg_size(body), JSON_REJECT_DUPLICATES, NULL);
+    const char *op = json_string_value(json_object_get(r, "op"));
+    const json_t *user = json_object_get(r, "user");
+    int is_reload = op && strcmp(op, "reload") == 0;
+    if (!is_reload) {
+        json_decref(r);
+        return 0;
+    }
+    /* The user only names who asked, in the audit trail (like ack's). */
+    const char *u = json_string_value(user);
+    size_t ulen = u ? strlen(u) : 0;
+    int user_ok =
+        ulen <= 64 && strspn(u ? u : "", "abcdefghijklmnopqrstuvwxyz"
+                                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@-") == ulen;
+    if (json_object_size(r) != (user ? 2u : 1u) || (user && (!u || !user_ok))) {
+        json_decref(r);
+        admin_reply(b, zmq_msg_data(rid), zmq_msg_size(rid), req,
+                    "{\"ok\":false,\"error\":\"reload takes only \\\"user\\\" (1-64 of "
+                    "A-Z a-z 0-9 . _ @ -) besides \\\"op\\\"\"}");
+        return 1;
+    }
+    if (b->reload_pending && b->reload_rid_len) {
+        admin_reply(b, zmq_msg_data(rid), zmq_msg_size(rid), req,
+                    "{\"ok\":false,\"error\":\"another reload request is under way; try "
+                    "again\"}");
+        return 1;
+    }
+    b->reload_pending = 1;
+    b->reload_rid_len = zmq_msg_size(rid) < RID_MAX ? zmq_msg_size(rid) : RID_MAX;
+    memcpy(b->reload_rid, zmq_msg_data(rid), b->reload_rid_len);
+    b->reload_req = req;
+    snprintf(b->reload_user, sizeof b->reload_user, "%s", u ? u : "");
+    json_decref(r);
+    log_msg(LOG_INFO, "event=reload_requested by=admin_socket");
+    return 1;
+}
+
+/* Does a pending reload, and answers the admin client that asked for it. */
+static void do_reload(struct broker *b)
+{
+    json_t *outcome = NULL;
+    b->reload_pending = 0;
+    if (b->reload)
+        b->cfg = b->reload(b->reload_arg, b->reload_rid_len ? b->reload_user : NULL, &outcome);
+    else
+        log_msg(LOG_WARN, "event=reload_ignored reason=\"no reload function\"");
+    if (b->reload_rid_len && b->admin) {
+        const char *result = json_string_value(json_object_get(outcome, "outcome"));
+        int applied = result && strcmp(result, "applied") == 0;
+        json_t *r = applied ? json_pack("{s:b, s:O}", "ok", 1, "reload", outcome)
+                            : json_pack("{s:b, s:s, s:O?}", "ok", 0, "error",
+                                        "the config was not reloaded: it has problems (the hub's "
+                                        "log names each; ketenhubd --check-config prints them); "
+                                        "the running config stays",
+                                        "reload", outcome);
+        char *text = r ? json_dumps(r, JSON_COMPACT) : NULL;
+        if (text)
+            admin_reply(b, b->reload_rid, b->reload_rid_len, b->reload_req, text);
+        free(text);
+        json_decref(r);
+    }
+    b->reload_rid_len = 0;
+    json_decref(outcome);
 }
 
 /* One admin request: [routing id][JSON]; the reply goes back the same way. */
@@ -196,9 +305,14 @@ static void handle_admin(struct broker *b)
             more = zmq_msg_recv(&extra, b->admin, 0) >= 0 && zmq_msg_more(&extra);
             zmq_msg_close(&extra);
         }
+        if (ok && admin_reload_request(b, &rid, &body, req)) {
+            zmq_msg_close(&body);
+            zmq_msg_close(&rid);
+            continue;
+        }
         if (ok) {
-            char *reply = admin_handle(b->esc, zmq_msg_data(&body), zmq_msg_size(&body),
-                                       util_wall_ms(), util_mono_ms());
+            char *reply = admin_handle(b->esc, b->retention, zmq_msg_data(&body),
+                                       zmq_msg_size(&body), util_wall_ms(), util_mono_ms());
             if (reply) {
                 zmq_send(b->admin, zmq_msg_data(&rid), zmq_msg_size(&rid),
                          ZMQ_SNDMORE | ZMQ_DONTWAIT);
@@ -211,6 +325,26 @@ static void handle_admin(struct broker *b)
         zmq_msg_close(&body);
         zmq_msg_close(&rid);
     }
+}
+
+/* Logs the audit chain's head every audit_anchor_interval (docs/audit.md).
+ * Returns the poll timeout until the next time. */
+static long anchor_audit(struct broker *b)
+{
+    int64_t now = util_mono_ms(), every = b->cfg->audit_anchor_interval_ms;
+    if (every <= 0)
+        return -1;
+    if (b->next_anchor_ms == 0)
+        b->next_anchor_ms = now + every; /* main logged it at start-up */
+    if (now >= b->next_anchor_ms) {
+        char fields[128];
+        if (audit_head_fields(store_sqlite(b->st), fields, sizeof fields) == 0)
+            log_msg(LOG_INFO, "event=audit_head %s at=interval", fields);
+        else
+            log_msg(LOG_ERROR, "event=audit_head_failed error=\"%s\"", store_errmsg(b->st));
+        b->next_anchor_ms = now + every;
+    }
+    return (long)(b->next_anchor_ms - now);
 }
 
 /* Takes the smaller of two poll timeouts (-1: none). */
@@ -250,6 +384,40 @@ static void send_frames(void *sock, const char *const *frames, const size_t *len
         zmq_send(sock, frames[i], lens[i], i < n - 1 ? ZMQ_SNDMORE : 0);
 }
 
+/*
+ * The refusal slot of (action, address, key) when this refusal is to be
+ * logged and audited: the first one, or the first after REFUSAL_WINDOW_MS
+ * (its `repeats` then counts those in between). NULL when it falls inside
+ * the window: then it is only counted.
+ */
+static struct refusal *refusal_slot(struct broker *b, const char *action, const char *address,
+                                    const char *key, int64_t now)
+{
+    struct refusal *r = NULL;
+    for (size_t i = 0; i < REFUSAL_SLOTS && !r; i++)
+        if (strcmp(b->refusals[i].key, key) == 0 && strcmp(b->refusals[i].address, address) == 0 &&
+            strcmp(b->refusals[i].action, action) == 0)
+            r = &b->refusals[i];
+    if (r && now - r->since_ms < REFUSAL_WINDOW_MS) {
+        r->repeats++;
+        log_msg(LOG_DEBUG, "event=%s_refused address=%s key=%s repeat=%u", action, address, key,
+                r->repeats);
+        return NULL;
+    }
+    if (!r) {
+        r = &b->refusals[b->next_refusal++ % REFUSAL_SLOTS];
+        if (r->repeats)
+            log_msg(LOG_WARN, "event=%s_refused address=%s key=%s repeats=%u", r->action,
+                    r->address, r->key, r->repeats);
+        snprintf(r->action, sizeof r->action, "%s", action);
+        snprintf(r->key, sizeof r->key, "%s", key);
+        snprintf(r->address, sizeof r->address, "%s", address);
+        r->repeats = 0;
+    }
+    r->since_ms = now;
+    return r;
+}
+
 /* Logs and audits a refused connection, once per window per key + address. */
 static void record_refusal(struct broker *b, const char *full_address, const char *mechanism,
                            const char *key)
@@ -257,26 +425,10 @@ static void record_refusal(struct broker *b, const char *full_address, const cha
     char address[64];
     snprintf(address, sizeof address, "%.63s", full_address);
     int64_t now = util_mono_ms();
-    struct refusal *r = NULL;
-    for (size_t i = 0; i < REFUSAL_SLOTS && !r; i++)
-        if (strcmp(b->refusals[i].key, key) == 0 && strcmp(b->refusals[i].address, address) == 0)
-            r = &b->refusals[i];
-    if (r && now - r->since_ms < REFUSAL_WINDOW_MS) {
-        r->repeats++;
-        log_msg(LOG_DEBUG, "event=connect_refused address=%s key=%s repeat=%u", address, key,
-                r->repeats);
-        return;
-    }
-    unsigned repeats = r ? r->repeats : 0;
-    if (!r) {
-        r = &b->refusals[b->next_refusal++ % REFUSAL_SLOTS];
-        if (r->repeats)
-            log_msg(LOG_WARN, "event=connect_refused address=%s key=%s repeats=%u", r->address,
-                    r->key, r->repeats);
-        snprintf(r->key, sizeof r->key, "%s", key);
-        snprintf(r->address, sizeof r->address, "%s", address);
-    }
-    r->since_ms = now;
+    struct refusal *r = refusal_slot(b, "connect", address, key, now);
+    if (!r)
+        return; /* counted: logged and audited with the next one after the window */
+    unsigned repeats = r->repeats;
     r->repeats = 0;
     log_msg(LOG_WARN, "event=connect_refused address=%s mechanism=%s key=%s repeats=%u", address,
             mechanism, key, repeats);
@@ -286,7 +438,13 @@ static void record_refusal(struct broker *b, const char *full_address, const cha
                           key, "repeats", (int)repeats);
     char *detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
-    struct audit_record ar = {when, "unknown", NULL, "connect", key, "refused", detail};
+    struct audit_record ar = {.time = when,
+                              .actor = "unknown",
+                              .action = "connect",
+                              .object = key,
+                              .outcome = "refused",
+                              .detail = detail,
+                              .address = address};
     if (store_audit(b->st, &ar) != 0)
         log_msg(LOG_ERROR, "event=audit_failed action=connect error=\"%s\"", store_errmsg(b->st));
     free(detail);
@@ -322,14 +480,85 @@ static void handle_zap(struct broker *b)
     const char *status = p ? "200" : "400";
     const char *text = p ? "OK" : "unknown key";
     const char *user = p ? p->id : "";
-    const char *frames[6] = {"1.0", f[1], status, text, user, ""};
-    size_t lens[6] = {3, (size_t)(n > 1 ? len[1] : 0), 3, strlen(text), strlen(user), 0};
+    /* Metadata (ZMTP property list: name length, name, 4-byte value length,
+     * value): the key, so every message says which key it came in with. A
+     * ZAP property wins over a same-named one the client sends itself. */
+    char meta[1 + sizeof KEY_PROPERTY + 4 + 40];
+    size_t meta_len = 0;
+    if (p) {
+        size_t nl = strlen(KEY_PROPERTY);
+        meta[0] = (char)nl;
+        memcpy(meta + 1, KEY_PROPERTY, nl);
+        meta[1 + nl] = meta[2 + nl] = meta[3 + nl] = 0;
+        meta[4 + nl] = 40;
+        memcpy(meta + 5 + nl, key_z85, 40);
+        meta_len = 5 + nl + 40;
+    }
+    const char *frames[6] = {"1.0", f[1], status, text, user, meta};
+    size_t lens[6] = {3, (size_t)(n > 1 ? len[1] : 0), 3, strlen(text), strlen(user), meta_len};
     send_frames(b->zap, frames, lens, 6);
     if (p) {
         log_msg(LOG_INFO, "event=connect partner=%s address=%s", p->id, address);
         return;
     }
     record_refusal(b, address, mechanism, key_z85);
+}
+
+/*
+ * A message whose connection authenticated with a key the config no longer
+ * has for its partner (removed, or replaced, by a reload): answered with a
+ * rejection (keyword "revoked"), never handed to intake, never a session.
+ * Logged and audited like refused connections (once per window per key and
+ * address, with the count in between).
+ */
+static void refuse_revoked(struct broker *b, const struct frame *fr, const char *user,
+                           const char *key)
+{
+    const char *full_address = zmq_msg_gets((zmq_msg_t *)&fr->body, "Peer-Address");
+    char address[64];
+    snprintf(address, sizeof address, "%.63s", full_address ? full_address : "?");
+    json_t *errors = json_array();
+    json_t *ev =
+        event_parse(zmq_msg_data((zmq_msg_t *)&fr->body), zmq_msg_size((zmq_msg_t *)&fr->body),
+                    (int)b->cfg->max_json_depth, errors);
+    const char *id = json_string_value(json_object_get(ev, "id"));
+    json_array_clear(errors);
+    event_error(errors, "", "revoked",
+                "the key this connection authenticated with is no longer the key of partner "
+                "\"%s\" (removed or replaced when the hub's config was reloaded); nothing of "
+                "this message was kept",
+                user);
+    json_t *reply = json_pack("{s:o, s:s, s:O}", "ack", id ? json_string(id) : json_null(),
+                              "status", "rejected", "errors", errors);
+    char *text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+    if (text && (zmq_send(b->router, fr->rid, fr->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+                 zmq_send(b->router, text, strlen(text), ZMQ_DONTWAIT) < 0))
+        log_msg(LOG_INFO, "event=reply_undelivered partner=%s reason=\"%s\"", user,
+                zmq_strerror(errno));
+    free(text);
+    json_decref(reply);
+    json_decref(errors);
+    struct refusal *r = refusal_slot(b, "message", address, key ? key : "-", util_mono_ms());
+    if (r) {
+        unsigned repeats = r->repeats;
+        r->repeats = 0;
+        log_msg(LOG_WARN,
+                "event=message_refused partner=%s address=%s reason=revoked key=%s repeats=%u",
+                user, address, key ? key : "-", repeats);
+        char when[UTIL_TIME_LEN];
+        util_time_now(when);
+        json_t *d = json_pack("{s:s, s:s, s:s, s:i}", "reason", "key_revoked", "address", address,
+                              "key", key ? key : "-", "repeats", (int)repeats);
+        char *detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+        json_decref(d);
+        struct audit_record ar = {when,      user,   NULL, "intake", id,
+                                  "refused", detail, NULL, address,  NULL};
+        if (store_audit(b->st, &ar) != 0)
+            log_msg(LOG_ERROR, "event=audit_failed action=intake error=\"%s\"",
+                    store_errmsg(b->st));
+        free(detail);
+    }
+    json_decref(ev);
 }
 
 /* Receives every complete message waiting on the ROUTER, up to the batch
@@ -367,6 +596,14 @@ static size_t receive_batch(struct broker *b, struct slot *sl)
         }
         const char *user = frames > 0 ? zmq_msg_gets(&fr->body, "User-Id") : NULL;
         const struct partner *p = user ? config_partner(b->cfg, user) : NULL;
+        const char *key = user ? zmq_msg_gets(&fr->body, KEY_PROPERTY) : NULL;
+        if (user && (!p || !key || strcmp(key, p->public_z85) != 0)) {
+            /* Authenticated, but under a key the current config does not
+             * give this partner: revoked by a reload. */
+            refuse_revoked(b, fr, user, key);
+            zmq_msg_close(&fr->body);
+            continue;
+        }
         if (!p) {
             /* Cannot happen while ZAP admits only configured keys; never
              * attribute a frame to a partner we cannot name. */
@@ -381,6 +618,8 @@ static size_t receive_batch(struct broker *b, struct slot *sl)
         m->data = zmq_msg_data(&fr->body);
         m->len = zmq_msg_size(&fr->body);
         m->frames = frames;
+        /* Valid while the frame is: closed after the batch is answered. */
+        m->address = zmq_msg_gets(&fr->body, "Peer-Address");
         m->reply = NULL;
         n++;
     }
@@ -455,6 +694,14 @@ int broker_run(struct broker *b, int wake_fd)
      * stored on this thread, the next batch is checked on intake's helper. */
     struct slot *ready = NULL;
     for (;;) {
+        if (b->reload_pending) {
+            /* Between batches: the checked one is stored and answered under
+             * the config it was checked with (its messages point into it). */
+            if (ready)
+                store_batch(b, ready);
+            ready = NULL;
+            do_reload(b);
+        }
         zmq_pollitem_t items[4 + NOTIFY_POLLFDS_MAX] = {
             {b->router, 0, ZMQ_POLLIN, 0},
             {b->zap, 0, ZMQ_POLLIN, 0},
@@ -465,10 +712,16 @@ int broker_run(struct broker *b, int wake_fd)
         /* Sleep until a frame arrives, an alert transfer can move, or
          * delivery or escalation work is due; never while a checked batch
          * waits for its commit. */
-        long timeout = run_deliveries(b);
+        long timeout = min_timeout(run_deliveries(b), anchor_audit(b));
         if (b->esc) {
             int64_t mono = util_mono_ms();
             int64_t next = escalate_run(b->esc, util_wall_ms(), mono);
+            if (next >= 0)
+                timeout = min_timeout(timeout, next <= mono ? 0 : (long)(next - mono));
+        }
+        if (b->retention) { /* one bounded purge batch when due */
+            int64_t mono = util_mono_ms();
+            int64_t next = retention_run(b->retention, util_wall_ms(), mono);
             if (next >= 0)
                 timeout = min_timeout(timeout, next <= mono ? 0 : (long)(next - mono));
         }
@@ -496,9 +749,20 @@ int broker_run(struct broker *b, int wake_fd)
             return -1;
         }
         if (items[2].revents & ZMQ_POLLIN) {
-            if (ready)
-                store_batch(b, ready); /* received and checked: answer it */
-            return 0;
+            int stop = 0, reload = 0;
+            char sigs[64];
+            ssize_t k;
+            for (int rounds = 0; rounds < 16 && (k = read(wake_fd, sigs, sizeof sigs)) > 0;
+                 rounds++)
+                for (ssize_t i = 0; i < k; i++)
+                    *(sigs[i] == SIGHUP ? &reload : &stop) = 1;
+            if (stop) {
+                if (ready)
+                    store_batch(b, ready); /* received and checked: answer it */
+                return 0;
+            }
+            b->reload_pending |= reload;
+            continue; /* reload at the top; what else was ready still is */
         }
         if (b->esc)
             escalate_perform(b->esc); /* alert transfers: whatever poll said */

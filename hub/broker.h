@@ -34,12 +34,35 @@ struct broker *broker_new(const struct config *cfg, const char *public_z85, cons
  * none). Borrowed; set before broker_run. */
 void broker_set_escalation(struct broker *b, struct escalate *esc, struct notify *n);
 
+/* Hands the loop the retention schedule (docs/retention.md; NULL: none).
+ * Borrowed; set before broker_run. */
+struct retention;
+void broker_set_retention(struct broker *b, struct retention *r);
+
+/*
+ * Reloads the config (SIGHUP, or the admin request {"op": "reload"}): called
+ * by the loop between batches, with no check running and every received
+ * message answered. Returns the config the broker is to use from now on: a
+ * new one (the old one may be freed by then; the broker no longer reads it),
+ * or the one it had when the reload failed. `admin_user`: the OS user named
+ * in the admin request that asked for it ("" when none), or NULL (SIGHUP).
+ * Sets *outcome (caller owns) to {"outcome": "applied" | "failed", ...}
+ * (docs/protocol.md §12), or NULL.
+ */
+typedef const struct config *(*broker_reload_fn)(void *arg, const char *admin_user,
+                                                 struct json_t **outcome);
+
+/* Sets the reload function (NULL: a reload request is logged and ignored). */
+void broker_set_reload(struct broker *b, broker_reload_fn fn, void *arg);
+
 /* The endpoint actually bound (a "*" port resolved). The broker owns it. */
 const char *broker_endpoint(const struct broker *b);
 
 /*
- * Runs the loop until a byte arrives on `wake_fd` (the signal handler's
- * self-pipe) or a fatal error. Returns 0 after a clean stop, -1 on error.
+ * Runs the loop until a fatal error or a stop signal. `wake_fd` is the
+ * signal handler's self-pipe (non-blocking), one byte per signal, the
+ * signal's number: SIGHUP reloads the config (broker_set_reload), any other
+ * stops the loop. Returns 0 after a clean stop, -1 on error.
  */
 int broker_run(struct broker *b, int wake_fd);
 

@@ -40,7 +40,9 @@ enum key_type {
     KEY_ROUTES,
     KEY_OFFICERS,
     KEY_ROTA,
-    KEY_ESCALATION /* read by escalate_config_load after the others */
+    KEY_ESCALATION, /* read by escalate_config_load after the others */
+    KEY_DURATION,   /* an ISO 8601 duration (lib/duration.h), kept in ms; min/max/def in ms */
+    KEY_RETENTION   /* the "retention" object (docs/retention.md) */
 };
 
 struct key_spec {
@@ -88,6 +90,10 @@ static const struct key_spec keys[] = {
     {"teams", KEY_ESCALATION, 0, 0, 0, 0, 0},
     {"alerting", KEY_ESCALATION, 0, 0, 0, 0, 0},
     {"admin_socket", KEY_ESCALATION, 0, 0, 0, 0, 0},
+    {"audit_verify_at_start", KEY_INT, 0, 0, 1000000000, 1000, OFF(audit_verify_at_start)},
+    {"audit_anchor_interval", KEY_DURATION, 0, 60000, 86400000, 3600000,
+     OFF(audit_anchor_interval_ms)},
+    {"retention", KEY_RETENTION, 0, 0, 0, 0, 0},
 };
 
 static const char *const partner_keys[] = {"id", "name", "role", "public_key"};
@@ -421,6 +427,62 @@ static void default_policies(struct config *cfg)
     cfg->npolicies = 1;
 }
 
+/* "retention": {"after_closed", "without_referral" (both required), "interval"
+ * (default PT1H)}: ISO 8601 durations (docs/retention.md). */
+static void load_retention(struct config *cfg, const json_t *v, struct config_problems *p)
+{
+    static const struct {
+        const char *name;
+        int required;
+        int64_t min, max, def;
+    } fields[] = {
+        {"after_closed", 1, 0, DURATION_LONG_MAX_MS, 0},
+        {"without_referral", 1, 0, DURATION_LONG_MAX_MS, 0},
+        {"interval", 0, 60000, 86400000, 3600000},
+    };
+    int64_t *into[] = {&cfg->retention_after_closed_ms, &cfg->retention_without_referral_ms,
+                       &cfg->retention_interval_ms};
+    if (!json_is_object(v)) {
+        config_problem(p, "/retention: must be an object, got %s", json_type_name(v));
+        return;
+    }
+    const char *k;
+    const json_t *x;
+    json_object_foreach((json_t *)v, k, x)
+    {
+        int known = 0;
+        for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+            known |= strcmp(k, fields[i].name) == 0;
+        if (!known)
+            config_problem(p,
+                           "/retention/%s: unknown key (known: after_closed, "
+                           "without_referral, interval)",
+                           k);
+    }
+    int ok = 1;
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+        const json_t *f = json_object_get(v, fields[i].name);
+        char derr[160] = "must be an ISO 8601 duration string (e.g. P365D)";
+        int64_t ms = fields[i].def;
+        if (!f) {
+            if (fields[i].required) {
+                config_problem(p, "/retention/%s: required key is missing", fields[i].name);
+                ok = 0;
+            }
+        } else if (!json_is_string(f) || duration_parse_max(json_string_value(f), fields[i].max,
+                                                            &ms, derr, sizeof derr) != 0) {
+            config_problem(p, "/retention/%s: %s", fields[i].name, derr);
+            ok = 0;
+        } else if (ms < fields[i].min) {
+            config_problem(p, "/retention/%s: \"%s\" is shorter than the least, %lld ms",
+                           fields[i].name, json_string_value(f), (long long)fields[i].min);
+            ok = 0;
+        }
+        *into[i] = ms;
+    }
+    cfg->retention = ok;
+}
+
 /* A secret key file: readable, mode 0600, the right format, and not in the
  * database's folder (a copy of that folder must not carry its own key). */
 static void check_secret(const struct config *cfg, const char *name, const char *path,
@@ -523,7 +585,7 @@ struct config *config_load(const char *path, char ***problems, size_t *nproblems
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
         const struct key_spec *ks = &keys[i];
         v = json_object_get(root, ks->name);
-        if (ks->type == KEY_INT)
+        if (ks->type == KEY_INT || ks->type == KEY_DURATION)
             *(long *)((char *)cfg + ks->offset) = ks->def;
         if (!v && ks->type == KEY_POLICIES)
             default_policies(cfg); /* before the keys that name policies */
@@ -588,6 +650,21 @@ struct config *config_load(const char *path, char ***problems, size_t *nproblems
             break;
         case KEY_ESCALATION:
             break;
+        case KEY_RETENTION:
+            load_retention(cfg, v, &p);
+            break;
+        case KEY_DURATION: {
+            char derr[128] = "must be an ISO 8601 duration string";
+            int64_t ms = 0;
+            if (!json_is_string(v) || duration_parse(json_string_value(v), &ms, derr, sizeof derr))
+                config_problem(&p, "/%s: %s", ks->name, derr);
+            else if (ms < ks->min || ms > ks->max)
+                config_problem(&p, "/%s: \"%s\" is out of range %ld..%ld ms", ks->name,
+                               json_string_value(v), ks->min, ks->max);
+            else
+                *(long *)((char *)cfg + ks->offset) = (long)ms;
+            break;
+        }
         }
     }
     escalate_config_load(cfg, root, &p);
@@ -616,7 +693,7 @@ struct config *config_load(const char *path, char ***problems, size_t *nproblems
     check_files(cfg, &p);
     if (p.n)
         goto fail;
-    json_decref(root);
+    cfg->root = root; /* kept: a reload compares its keys with the next file's */
     *problems = NULL;
     *nproblems = 0;
     return cfg;
@@ -666,6 +743,7 @@ void config_free(struct config **self_p)
     free(cfg->pseudonym_key);
     sodium_memzero(cfg->encryption_secret, sizeof cfg->encryption_secret);
     sodium_memzero(cfg->pseudonym_secret, sizeof cfg->pseudonym_secret);
+    json_decref(cfg->root);
     free(cfg);
     *self_p = NULL;
 }
@@ -707,4 +785,171 @@ const struct partner *config_partner_by_key(const struct config *cfg, const uint
         if (memcmp(cfg->partners[i].public_key, key, 32) == 0)
             return &cfg->partners[i];
     return NULL;
+}
+
+/* ---- reload ----------------------------------------------------------- */
+
+#define SWAP(type, a, b)                                                                           \
+    do {                                                                                           \
+        type swap_tmp_ = (a);                                                                      \
+        (a) = (b);                                                                                 \
+        (b) = swap_tmp_;                                                                           \
+    } while (0)
+
+static int same_string(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* The keys only start-up reads (sockets bound, files opened, buffers sized,
+ * the alert sender set up): a reload keeps their running values. */
+static const char *const start_only_keys[] = {
+    "listen",
+    "database",
+    "schemas",
+    "server_key",
+    "encryption_key",
+    "pseudonym_key",
+    "admin_socket",
+    "max_message_size",
+    "heartbeat_interval_ms",
+    "heartbeat_timeout_ms",
+    "group_commit_max",
+    "delivery_window",
+    "alerting",
+    "audit_verify_at_start",
+    "retention",
+};
+
+/* Keeps the running value of a string key: `next` gets cur's. */
+static void keep_string(json_t *restart, const char *key, char **cur, char **next)
+{
+    if (same_string(*cur, *next))
+        return;
+    json_array_append_new(restart, json_string(key));
+    SWAP(char *, *cur, *next);
+}
+
+static void keep_long(json_t *restart, const char *key, const long *cur, long *next)
+{
+    if (*cur == *next)
+        return;
+    json_array_append_new(restart, json_string(key));
+    *next = *cur;
+}
+
+/* Whether every escalation level of `cfg` has the channels `a` provides;
+ * err names the first that does not. */
+static int channels_served(const struct config *cfg, const struct alerting *a, char *err,
+                           size_t errlen)
+{
+    for (size_t i = 0; i < cfg->npolicies; i++) {
+        const struct escalation_policy *ep = cfg->policies[i].escalation;
+        for (size_t l = 0; ep && l < ep->nlevels; l++) {
+            unsigned ch = ep->levels[l].channels;
+            const char *missing = NULL;
+            if ((ch & ESC_CHANNEL_WEBHOOK) && (!a || !a->webhook_secret_len))
+                missing = "webhook";
+            else if ((ch & ESC_CHANNEL_EMAIL) && (!a || !a->smtp_url))
+                missing = "email";
+            if (missing) {
+                snprintf(err, errlen,
+                         "/policies/%s/escalation/levels/%zu/channels: uses %s, which the "
+                         "running alerting settings do not have (alerting changes need a "
+                         "restart)",
+                         cfg->policies[i].name, l, missing);
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+json_t *config_reload_prepare(struct config *cur, struct config *next, char *err, size_t errlen)
+{
+    const json_t *cur_alerting = cur->root ? json_object_get(cur->root, "alerting") : NULL;
+    const json_t *next_alerting = next->root ? json_object_get(next->root, "alerting") : NULL;
+    int alerting_same = (!cur_alerting && !next_alerting) ||
+                        (cur_alerting && next_alerting && json_equal(cur_alerting, next_alerting));
+    /* Checked before anything moves, so a refusal leaves both as they were. */
+    if (!alerting_same && !channels_served(next, cur->alerting, err, errlen))
+        return NULL;
+    json_t *sum =
+        json_pack("{s:[], s:[], s:[], s:[], s:[], s:[]}", "changed", "needs_restart",
+                  "partners_added", "partners_removed", "partners_rekeyed", "partners_changed");
+    if (!sum) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    json_t *changed = json_object_get(sum, "changed");
+    json_t *restart = json_object_get(sum, "needs_restart");
+    keep_string(restart, "listen", &cur->listen, &next->listen);
+    keep_string(restart, "database", &cur->database, &next->database);
+    keep_string(restart, "schemas", &cur->schemas, &next->schemas);
+    keep_string(restart, "server_key", &cur->server_key, &next->server_key);
+    keep_string(restart, "encryption_key", &cur->encryption_key, &next->encryption_key);
+    if (sodium_memcmp(cur->encryption_secret, next->encryption_secret,
+                      sizeof cur->encryption_secret) != 0) {
+        if (same_string(cur->encryption_key, next->encryption_key))
+            json_array_append_new(restart, json_string("encryption_key"));
+        memcpy(next->encryption_secret, cur->encryption_secret, sizeof next->encryption_secret);
+    }
+    keep_string(restart, "pseudonym_key", &cur->pseudonym_key, &next->pseudonym_key);
+    if (sodium_memcmp(cur->pseudonym_secret, next->pseudonym_secret,
+                      sizeof cur->pseudonym_secret) != 0) {
+        if (same_string(cur->pseudonym_key, next->pseudonym_key))
+            json_array_append_new(restart, json_string("pseudonym_key"));
+        memcpy(next->pseudonym_secret, cur->pseudonym_secret, sizeof next->pseudonym_secret);
+    }
+    keep_string(restart, "admin_socket", &cur->admin_socket, &next->admin_socket);
+    keep_long(restart, "max_message_size", &cur->max_message_size, &next->max_message_size);
+    keep_long(restart, "heartbeat_interval_ms", &cur->heartbeat_interval_ms,
+              &next->heartbeat_interval_ms);
+    keep_long(restart, "heartbeat_timeout_ms", &cur->heartbeat_timeout_ms,
+              &next->heartbeat_timeout_ms);
+    keep_long(restart, "group_commit_max", &cur->group_commit_max, &next->group_commit_max);
+    keep_long(restart, "delivery_window", &cur->delivery_window, &next->delivery_window);
+    keep_long(restart, "audit_verify_at_start", &cur->audit_verify_at_start,
+              &next->audit_verify_at_start);
+    if (!alerting_same) {
+        json_array_append_new(restart, json_string("alerting"));
+        SWAP(struct alerting *, cur->alerting, next->alerting);
+    }
+    /* The purge schedule copies its periods at start-up (hub/retention). */
+    const json_t *cur_ret = cur->root ? json_object_get(cur->root, "retention") : NULL;
+    const json_t *next_ret = next->root ? json_object_get(next->root, "retention") : NULL;
+    if (!((!cur_ret && !next_ret) || (cur_ret && next_ret && json_equal(cur_ret, next_ret)))) {
+        json_array_append_new(restart, json_string("retention"));
+        next->retention = cur->retention;
+        next->retention_after_closed_ms = cur->retention_after_closed_ms;
+        next->retention_without_referral_ms = cur->retention_without_referral_ms;
+        next->retention_interval_ms = cur->retention_interval_ms;
+    }
+    /* What applies now: every other top-level key whose value differs. */
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        const char *k = keys[i].name;
+        int start_only = 0;
+        for (size_t j = 0; j < sizeof start_only_keys / sizeof *start_only_keys; j++)
+            start_only |= strcmp(start_only_keys[j], k) == 0;
+        const json_t *a = cur->root ? json_object_get(cur->root, k) : NULL;
+        const json_t *b = next->root ? json_object_get(next->root, k) : NULL;
+        int same = (!a && !b) || (a && b && json_equal(a, b));
+        if (!same && !start_only)
+            json_array_append_new(changed, json_string(k));
+    }
+    for (size_t i = 0; i < cur->npartners; i++) {
+        const struct partner *o = &cur->partners[i];
+        const struct partner *n = config_partner(next, o->id);
+        if (!n)
+            json_array_append_new(json_object_get(sum, "partners_removed"), json_string(o->id));
+        else if (memcmp(o->public_key, n->public_key, sizeof o->public_key) != 0)
+            json_array_append_new(json_object_get(sum, "partners_rekeyed"), json_string(o->id));
+        else if (o->role != n->role || !same_string(o->name, n->name))
+            json_array_append_new(json_object_get(sum, "partners_changed"), json_string(o->id));
+    }
+    for (size_t i = 0; i < next->npartners; i++)
+        if (!config_partner(cur, next->partners[i].id))
+            json_array_append_new(json_object_get(sum, "partners_added"),
+                                  json_string(next->partners[i].id));
+    return sum;
 }

@@ -97,6 +97,19 @@ struct config {
     size_t nteams;
     struct alerting *alerting;
     char *admin_socket; /* resolved path of the admin socket (ipc) */
+
+    /* The audit chain (docs/audit.md). */
+    long audit_verify_at_start;    /* records of the tail checked at start-up; 0: none */
+    long audit_anchor_interval_ms; /* how often the head is logged (audit_head) */
+
+    struct json_t *root; /* the file as loaded: config_reload_prepare compares keys */
+
+    /* Retention (docs/retention.md); `retention` 0: not configured, nothing
+     * is purged. */
+    int retention;
+    int64_t retention_after_closed_ms;     /* after every referral is final */
+    int64_t retention_without_referral_ms; /* after a signal that made none arrived */
+    int64_t retention_interval_ms;         /* how often the hub purges */
 };
 
 /* Collects config problems; route.c adds to it while config_load runs. */
@@ -136,5 +149,27 @@ const struct partner *config_municipality(const struct config *cfg, const char *
 
 /* The partner with this binary CURVE public key, or NULL. */
 const struct partner *config_partner_by_key(const struct config *cfg, const uint8_t key[32]);
+
+/*
+ * Readies `next`, just loaded from the running hub's config file, to replace
+ * `cur` (a reload on SIGHUP; docs/operations.md). The keys the hub uses only
+ * at start-up keep their running value: listen, database, schemas,
+ * server_key, encryption_key, pseudonym_key (and the keys read from them),
+ * admin_socket, max_message_size, heartbeat_interval_ms,
+ * heartbeat_timeout_ms, group_commit_max, delivery_window,
+ * audit_verify_at_start, retention and alerting. Each
+ * such value is swapped: `next` gets the running one, `cur` the new one (freed
+ * with `cur`). Everything else is `next`'s.
+ *
+ * Returns the summary (caller owns the reference): {"changed": [top-level keys
+ * that now apply], "needs_restart": [keys kept at the running value],
+ * "partners_added", "partners_removed", "partners_rekeyed" (same id, another
+ * public key), "partners_changed" (role or name): [partner ids]}. Returns
+ * NULL with err (naming the key) when `next` cannot run with the kept values
+ * (an escalation level's channel the running alerting does not have); then
+ * neither config was touched.
+ */
+struct json_t *config_reload_prepare(struct config *cur, struct config *next, char *err,
+                                     size_t errlen);
 
 #endif

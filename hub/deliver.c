@@ -235,7 +235,12 @@ static void dead_letter(struct deliver *d, struct session *s, size_t i)
     snprintf(reason, sizeof reason, "no receipt after %d attempts", f->attempts);
     snprintf(detail, sizeof detail, "{\"delivery\":%lld,\"attempts\":%d}", (long long)f->seq,
              f->attempts);
-    struct audit_record ar = {when, "hub", NULL, "delivery", f->event_id, "dead", detail};
+    struct audit_record ar = {.time = when,
+                              .actor = "hub",
+                              .action = "delivery",
+                              .object = f->event_id,
+                              .outcome = "dead",
+                              .detail = detail};
     if (store_begin(d->st) != 0 ||
         store_dead_letter(d->st, f->seq, f->attempts, reason, when) != 0 ||
         store_audit(d->st, &ar) != 0 || store_commit(d->st) != 0) {
@@ -371,6 +376,54 @@ int64_t deliver_run(struct deliver *d, int64_t now, deliver_send_fn send, void *
     }
 #undef SOONER
     return next;
+}
+
+int deliver_reconfigure(struct deliver *d, const struct config *cfg)
+{
+    struct session *sessions = calloc(cfg->npartners + 1, sizeof *sessions);
+    if (!sessions)
+        return -1;
+    for (size_t i = 0; i < cfg->npartners; i++) {
+        sessions[i].partner = &cfg->partners[i];
+        sessions[i].inflight = calloc((size_t)cfg->delivery_window, sizeof *sessions[i].inflight);
+        if (!sessions[i].inflight) {
+            for (size_t k = 0; k <= i; k++)
+                free(sessions[k].inflight);
+            free(sessions);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < d->cfg->npartners; i++) {
+        struct session *s = &d->sessions[i];
+        const struct partner *p = config_partner(cfg, s->partner->id);
+        if (p && memcmp(p->public_key, s->partner->public_key, sizeof p->public_key) == 0) {
+            struct session *to = &sessions[p - cfg->partners];
+            free(to->inflight);
+            *to = *s;
+            to->partner = p;
+            s->inflight = NULL; /* moved: nothing of it is freed below */
+            s->ninflight = 0;
+            continue;
+        }
+        drop_session(d, s, "revoked");
+    }
+    /* Attempt counts follow their partner by id; a removed partner's go. */
+    for (size_t i = 0; i < d->nattempts;) {
+        const struct partner *p = config_partner(cfg, d->attempts[i].partner->id);
+        if (p) {
+            d->attempts[i++].partner = p;
+            continue;
+        }
+        d->attempts[i] = d->attempts[--d->nattempts];
+    }
+    for (size_t i = 0; i < d->cfg->npartners; i++) {
+        clear_inflight(&d->sessions[i]);
+        free(d->sessions[i].inflight);
+    }
+    free(d->sessions);
+    d->sessions = sessions;
+    d->cfg = cfg;
+    return 0;
 }
 
 void deliver_get_stats(const struct deliver *d, struct deliver_stats *out)

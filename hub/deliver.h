@@ -58,6 +58,18 @@ typedef int (*deliver_send_fn)(void *arg, const uint8_t *rid, size_t rid_len, co
  */
 int64_t deliver_run(struct deliver *d, int64_t now, deliver_send_fn send, void *arg);
 
+/*
+ * The config was reloaded: `cfg` replaces the one `d` runs with, which must
+ * stay valid during the call (its partners are compared). Each session
+ * follows its partner by id. The session of a partner that is gone, or whose
+ * public key changed, is closed (reason "revoked"): its unconfirmed
+ * deliveries wait in the store (a rekeyed partner gets them on its next
+ * session with the new key). cfg->delivery_window must be the old one's
+ * (config_reload_prepare keeps it). Borrows cfg from now on. Returns 0, or
+ * -1 when out of memory; then nothing changed.
+ */
+int deliver_reconfigure(struct deliver *d, const struct config *cfg);
+
 /* Figures for logs and tests. */
 struct deliver_stats {
     size_t sessions;

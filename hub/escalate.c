@@ -169,7 +169,16 @@ static void audit(struct escalate *e, const char *actor, const char *action, con
     util_time_now(when);
     char *d = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
     json_decref(detail);
-    struct audit_record ar = {when, actor, NULL, action, object, outcome, d};
+    /* An admin acts through the admin socket (ketenctl ack); the rest is the hub's own. */
+    int admin = strncmp(actor, "admin", 5) == 0;
+    struct audit_record ar = {.time = when,
+                              .actor = actor,
+                              .role = admin ? "admin" : NULL,
+                              .action = action,
+                              .object = object,
+                              .outcome = outcome,
+                              .detail = d,
+                              .address = admin ? "admin socket" : NULL};
     if (store_audit(e->st, &ar) != 0)
         log_msg(LOG_ERROR, "event=audit_failed action=%s error=\"%s\"", action,
                 store_errmsg(e->st));
@@ -1035,8 +1044,27 @@ int escalate_ack(struct escalate *e, long long id, const char *by, const char *n
     sqlite3_stmt *s = e->s_ack;
     sqlite3_bind_text(s, 1, now, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, o->id, -1, SQLITE_STATIC);
-    if (note && *note)
-        sqlite3_bind_text(s, 3, note, -1, SQLITE_STATIC);
+    /* The note is an officer's free text: it may name a person, so it is
+     * sealed like a signal's payload (docs/encryption.md). */
+    uint8_t *sealed_note = NULL;
+    if (note && *note) {
+        char idtext[32];
+        size_t n = strlen(note);
+        const struct seal_key *key = store_key(e->st);
+        snprintf(idtext, sizeof idtext, "%lld", id);
+        sealed_note = key ? malloc(seal_size(n)) : NULL;
+        if (!sealed_note ||
+            seal_encrypt(key, SEAL_AD_NOTE(idtext), SEAL_AD_NOTE_N, note, n, sealed_note) != 0) {
+            free(sealed_note);
+            sqlite3_clear_bindings(s);
+            store_rollback(e->st);
+            snprintf(err, errlen, "cannot encrypt the note: %s",
+                     key ? "out of memory" : "no encryption key");
+            return -1;
+        }
+        sqlite3_bind_blob(s, 3, sealed_note, (int)seal_size(n), SQLITE_TRANSIENT);
+        free(sealed_note);
+    }
     if (next)
         sqlite3_bind_int64(s, 4, next);
     sqlite3_bind_int64(s, 5, id);
@@ -1169,6 +1197,15 @@ static int prepare_all(struct escalate *e, char *err, size_t errlen)
                 "SELECT seq, state, retry_ms FROM alerts WHERE state IN "
                 "('queued', 'failed')",
                 err, errlen);
+}
+
+void escalate_reconfigure(struct escalate *e, const struct config *cfg)
+{
+    e->cfg = cfg;
+    /* Never back to 0: referrals made while no policy escalates are still
+     * read (and skipped), so the cursor stays current for a later reload. */
+    for (size_t i = 0; i < cfg->npolicies; i++)
+        e->any_policy |= cfg->policies[i].escalation != NULL;
 }
 
 struct escalate *escalate_new(const struct config *cfg, struct store *st, struct notify *n,

@@ -168,6 +168,15 @@ int escalate_ack(struct escalate *e, long long id, const char *by, const char *n
                  const char *actor, int64_t wall_ms, int64_t mono_ms, json_t **result, char *err,
                  size_t errlen);
 
+/*
+ * The config was reloaded: from now on the engine reads `cfg` (borrowed):
+ * policies, officers, rota, teams and alerting are looked up by name at
+ * each step, so an open escalation follows the new levels and rota from its
+ * next step on. Deadlines it already holds stay; one whose policy no longer
+ * escalates stops when it comes up. Call between loop turns.
+ */
+void escalate_reconfigure(struct escalate *e, const struct config *cfg);
+
 /* Figures: heap size, open escalations, alerts in flight. */
 size_t escalate_scheduled(const struct escalate *e);
 

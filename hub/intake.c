@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 
 #include "event.h"
 #include "log.h"
+#include "pseudonym.h"
 #include "referrals.h"
 #include "util.h"
 
@@ -41,6 +43,7 @@ struct intake {
     struct helper helper;
     const struct partner **touched; /* partners with new deliveries, this batch */
     size_t ntouched;
+    struct match *match; /* pseudonyms and matches; NULL without a store (fuzzing) */
 };
 
 /* Receipts ({"receipt": "<event id>"}) and heartbeats ({"heartbeat": n}) are
@@ -105,7 +108,11 @@ struct intake *intake_new(const struct config *cfg, const struct catalog *cat, s
     in->cat = cat;
     in->st = st;
     in->touched = calloc(cfg->npartners + 1, sizeof *in->touched);
-    if (!in->touched) {
+    char err[256];
+    if (st)
+        in->match = match_new(st, err, sizeof err);
+    if (!in->touched || (st && !in->match)) {
+        free(in->touched);
         free(in);
         return NULL;
     }
@@ -133,6 +140,7 @@ void intake_free(struct intake **self_p)
     }
     pthread_mutex_destroy(&h->mu);
     pthread_cond_destroy(&h->cv);
+    match_free(&in->match);
     free(in->touched);
     free(in);
     *self_p = NULL;
@@ -173,6 +181,18 @@ int intake_run(struct intake *in, struct intake_msg *msgs, size_t n)
     return rc;
 }
 
+int intake_reconfigure(struct intake *in, const struct config *cfg)
+{
+    const struct partner **touched = calloc(cfg->npartners + 1, sizeof *touched);
+    if (!touched)
+        return -1;
+    free(in->touched);
+    in->touched = touched;
+    in->ntouched = 0;
+    in->cfg = cfg;
+    return 0;
+}
+
 const char *intake_store_error(const struct intake *in)
 {
     return in->store_error;
@@ -184,13 +204,173 @@ static void release_check(struct intake_check *c)
     json_decref(c->errors);
     json_decref(c->event);
     referrals_plan_free(&c->plan);
+    free(c->body);
+    free(c->sealed);
     memset(c, 0, sizeof *c);
+}
+
+/* ---- identifying fields (docs/matching.md) ------------------------------
+ * `identificatie` in a signal is turned into pseudonyms and removed on the
+ * checking thread, before anything is routed or stored: what is stored, routed,
+ * offered, logged and audited is the event without it. Runs on intake's
+ * helper thread for large batches: it touches only this message's own JSON,
+ * the config (read-only) and libsodium (thread-safe after sodium_init). */
+
+#define IDF_PATH "/data/identificatie"
+
+/* The schema's messages may quote the value (enum, const, minimum, ...). For
+ * an identifying field the reply names the pointer and the rule, never the
+ * value; a member that is not allowed is reported on the object, since its
+ * name could be the value itself ({"123456782": true}). */
+static void hide_identifying_values(json_t *errors)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(errors, i, e)
+    {
+        const char *path = json_string_value(json_object_get(e, "path"));
+        const char *kw = json_string_value(json_object_get(e, "keyword"));
+        size_t plen = strlen(IDF_PATH);
+        if (!path || strncmp(path, IDF_PATH, plen) != 0 || (path[plen] && path[plen] != '/'))
+            continue;
+        const char *member = path[plen] ? path + plen + 1 : "";
+        int known = strcmp(member, "bsn") == 0 || strcmp(member, "achternaam") == 0 ||
+                    strcmp(member, "geboortedatum") == 0 || *member == '\0';
+        char msg[200];
+        if (kw &&
+            (strcmp(kw, "required") == 0 || strcmp(kw, "dependentRequired") == 0 ||
+             strcmp(kw, "minProperties") == 0 || strcmp(kw, "type") == 0) &&
+            known)
+            continue; /* these messages name properties and types, not values */
+        if (!known || (kw && strcmp(kw, "additionalProperties") == 0)) {
+            json_object_set_new(e, "path", json_string(IDF_PATH));
+            snprintf(msg, sizeof msg,
+                     "only \"bsn\", \"achternaam\" and \"geboortedatum\" are allowed here");
+        } else if (strcmp(member, "bsn") == 0) {
+            snprintf(msg, sizeof msg,
+                     "not a BSN: 9 digits passing the elfproef (%s); the hub never repeats "
+                     "identifying values",
+                     kw ? kw : "invalid");
+        } else {
+            snprintf(msg, sizeof msg,
+                     "the value fails \"%s\"; the hub never repeats identifying values",
+                     kw ? kw : "invalid");
+        }
+        json_object_set_new(e, "message", json_string(msg));
+    }
+}
+
+/* Overwrites every string inside `v` (jansson's own copies of the frame's
+ * values) before the JSON is freed. jansson gives out const pointers to
+ * buffers it allocated itself and never shares: writing zeros there is safe.
+ * The frame itself belongs to libzmq (docs/matching.md, "In memory"). */
+static void scrub(json_t *v, int depth)
+{
+    if (depth > 64)
+        return;
+    if (json_is_string(v)) {
+        sodium_memzero((char *)json_string_value(v), json_string_length(v));
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *m;
+        json_object_foreach(v, k, m)
+        {
+            scrub(m, depth + 1);
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(v, i, m)
+        {
+            scrub(m, depth + 1);
+        }
+    }
+}
+
+/* Computes one pseudonym into the check; adds an error (without the value)
+ * when the value gives none. */
+static void add_pseudonym(struct intake *in, struct intake_check *c, const char *kind,
+                          const char *value, const char *path, const char *why)
+{
+    struct match_pseudonym *p = &c->pseudonyms[c->npseudonyms];
+    p->kind = kind;
+    if (pseudonym_compute(in->cfg->pseudonym_secret, kind, value, p->hex) == 0)
+        c->npseudonyms++;
+    else
+        event_error(c->errors, path, "pseudonym", "%s; the hub never repeats identifying values",
+                    why);
+}
+
+/* A valid signal's identifying fields: pseudonyms into the check, then the
+ * fields zeroed and removed from the event, and the event as it will be
+ * stored serialised into c->body. Errors (invalid ones) are added. */
+static void take_identifying_fields(struct intake *in, struct intake_check *c, json_t *data)
+{
+    json_t *idf = json_object_get(data, "identificatie");
+    if (!idf)
+        return;
+    if (json_array_size(c->errors) == 0) {
+        const char *bsn = json_string_value(json_object_get(idf, "bsn"));
+        const char *surname = json_string_value(json_object_get(idf, "achternaam"));
+        const char *born = json_string_value(json_object_get(idf, "geboortedatum"));
+        if (bsn)
+            add_pseudonym(in, c, PSEUDONYM_KIND_BSN, bsn, IDF_PATH "/bsn",
+                          "not a BSN: 9 digits passing the elfproef");
+        if (surname && born) {
+            size_t cap = strlen(surname) + strlen(born) + 2;
+            char *value = malloc(cap);
+            if (value) {
+                snprintf(value, cap, "%s|%s", surname, born);
+                add_pseudonym(in, c, PSEUDONYM_KIND_NAME, value, IDF_PATH "/achternaam",
+                              "the surname has no letters or digits to match on");
+                sodium_memzero(value, cap);
+                free(value);
+            } else {
+                event_error(c->errors, "", "store",
+                            "the hub is out of memory; send it again later");
+            }
+        }
+    }
+    scrub(idf, 0);
+    json_object_del(data, "identificatie");
+    if (json_array_size(c->errors) == 0) {
+        c->body = json_dumps(c->event, JSON_COMPACT);
+        c->body_len = c->body ? strlen(c->body) : 0;
+        if (!c->body)
+            event_error(c->errors, "", "store", "the hub is out of memory; send it again later");
+    }
 }
 
 void intake_release(struct intake_msg *msgs, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         release_check(&msgs[i].check);
+}
+
+/* Encryption at rest, done here on the checking thread so that the thread
+ * that commits only writes rows (docs/encryption.md, docs/benchmarks.md):
+ * the body as it will be stored, and each offer the signal makes. Bound to
+ * the rows they go into exactly as the store would bind them. When memory
+ * runs out, nothing is sealed here and the store seals on its own. */
+static void seal_checked(struct intake *in, struct intake_msg *m)
+{
+    struct intake_check *c = &m->check;
+    const struct seal_key *key = in->st ? store_key(in->st) : NULL;
+    const char *source = json_string_value(json_object_get(c->event, "source"));
+    if (!key || !source || !c->id)
+        return;
+    const char *body = c->body ? c->body : m->data;
+    size_t len = c->body ? c->body_len : m->len;
+    c->sealed = malloc(seal_size(len));
+    if (c->sealed && seal_encrypt(key, SEAL_AD_EVENT(m->partner->id, source, c->id),
+                                  SEAL_AD_EVENT_N, body, len, c->sealed) == 0) {
+        c->sealed_len = seal_size(len);
+    } else {
+        free(c->sealed);
+        c->sealed = NULL;
+    }
+    if (c->plan)
+        referrals_plan_seal(c->plan, key);
 }
 
 static void check_one(struct intake *in, struct intake_msg *m)
@@ -231,32 +411,48 @@ static void check_one(struct intake *in, struct intake_msg *m)
                     authz_role_name(m->partner->role), c->type);
         goto trim;
     }
-    const json_t *data = json_object_get(c->event, "data");
+    json_t *data = json_object_get(c->event, "data");
     if (data)
         schema_validate(catalog_data(in->cat, t), data, c->errors, "/data", max_errors);
+    if (t == TYPE_SIGNAAL_GEREGISTREERD && json_is_object(data)) {
+        hide_identifying_values(c->errors);
+        take_identifying_fields(in, c, data);
+    }
     /* Routing and the offers' JSON are worked out here, on the checking
      * thread, so the committing thread only writes rows. */
     if (t == TYPE_SIGNAAL_GEREGISTREERD && json_array_size(c->errors) == 0) {
-        c->plan = referrals_plan(in->cfg, data, util_wall_ms());
+        c->plan = referrals_plan(in->cfg, data, m->partner->role, util_wall_ms());
         if (!c->plan)
             event_error(c->errors, "", "store", "the hub is out of memory; send it again later");
     }
+    if (json_array_size(c->errors) == 0)
+        seal_checked(in, m);
 trim:
     while (json_array_size(c->errors) > max_errors)
         json_array_remove(c->errors, json_array_size(c->errors) - 1);
 }
 
 /* For an id already stored: 1 if the stored event has the same content as
- * this one (a resend), 0 if not (a conflict), -1 on a store error. */
+ * this one (a resend), 0 if not (a conflict), -1 on a store error (also a
+ * stored body that does not open under the key). A body purged under
+ * retention cannot be compared: the resend counts as one (docs/retention.md). */
 static int same_as_stored(struct intake *in, int64_t seq, const struct intake_msg *m,
                           const json_t *event)
 {
     size_t len = 0;
-    char *stored = store_event_body(in->st, seq, &len);
-    if (!stored)
-        return -1;
-    int same = event_same_content(stored, len, m->data, m->len, event);
+    char *stored = NULL;
+    int found = store_event_read(in->st, seq, &stored, &len);
+    if (found <= 0)
+        return found < 0 ? -1 : 1;
+    /* A signal that carried identifying fields was stored without them: it is
+     * compared in that form, and its pseudonyms with the stored ones (a
+     * resend with another BSN is other content). */
+    const struct intake_check *c = &m->check;
+    int same = c->body ? event_same_content(stored, len, c->body, c->body_len, event)
+                       : event_same_content(stored, len, m->data, m->len, event);
     free(stored);
+    if (same == 1 && in->match && c->plan) /* a signal (only signals have a plan) */
+        same = match_same_pseudonyms(in->match, seq, c->pseudonyms, c->npseudonyms);
     return same;
 }
 
@@ -388,7 +584,15 @@ static int store_new(struct intake *in, struct intake_msg *m, const struct store
         return -1;
     if (is_response)
         return referrals_apply_response(in->st, m->partner, &plan, *seq, received);
-    return referrals_store(in->st, *seq, m->partner, c->plan, touch, in) < 0 ? -1 : 0;
+    if (referrals_store(in->st, *seq, m->partner, c->plan, touch, in) < 0)
+        return -1;
+    if (c->npseudonyms > 0 && in->match) {
+        /* Same transaction as the signal: a match is never lost. */
+        struct match_signal sig = {*seq, c->id, m->partner, c->plan->now_ms};
+        if (match_signal(in->match, in->cfg, &sig, c->pseudonyms, c->npseudonyms, touch, in) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* A heartbeat gets its echo; a receipt confirms a delivery (audited, no
@@ -418,7 +622,10 @@ static int store_control(struct intake *in, struct intake_msg *m, const char *re
         "delivery",
         m->check.id,
         rc ? "confirmed" : "refused",
-        rc ? NULL : "{\"reason\":\"no pending delivery with this id for this partner\"}"};
+        rc ? NULL : "{\"reason\":\"no pending delivery with this id for this partner\"}",
+        NULL,
+        m->address,
+        NULL};
     if (!rc)
         log_msg(LOG_INFO, "event=receipt_refused partner=%s event_id=%s", m->partner->id,
                 m->check.id);
@@ -437,8 +644,12 @@ int intake_store(struct intake *in, struct intake_msg *msgs, size_t n)
     for (size_t i = 0; i < n; i++) {
         struct intake_check *c = &msgs[i].check;
         const struct partner *p = msgs[i].partner;
-        struct audit_record ar = {received, p->id, authz_role_name(p->role), "intake", c->id,
-                                  NULL,     NULL};
+        struct audit_record ar = {.time = received,
+                                  .actor = p->id,
+                                  .role = authz_role_name(p->role),
+                                  .action = "intake",
+                                  .object = c->id,
+                                  .address = msgs[i].address};
         const char *reason = NULL;
         char *detail = NULL;
         msgs[i].confirmed = 0;
@@ -449,7 +660,8 @@ int intake_store(struct intake *in, struct intake_msg *msgs, size_t n)
         }
         if (json_array_size(c->errors) == 0) {
             /* The frame as received is what is kept: no second serialisation,
-             * and byte for byte what the partner sent. */
+             * and byte for byte what the partner sent. Except a signal with
+             * identifying fields: it is kept without them (c->body). */
             struct store_event ev = {
                 .partner = p->id,
                 .source = json_string_value(json_object_get(c->event, "source")),
@@ -457,8 +669,10 @@ int intake_store(struct intake *in, struct intake_msg *msgs, size_t n)
                 .type = c->type,
                 .time = json_string_value(json_object_get(c->event, "time")),
                 .received = received,
-                .body = msgs[i].data,
-                .body_len = msgs[i].len,
+                .body = c->body ? c->body : msgs[i].data,
+                .body_len = c->body ? c->body_len : msgs[i].len,
+                .sealed = c->sealed,
+                .sealed_len = c->sealed_len,
             };
             int64_t seq = 0;
             int found = store_find_event(in->st, &ev, &seq);
@@ -474,6 +688,8 @@ int intake_store(struct intake *in, struct intake_msg *msgs, size_t n)
             } else if (stored == 0) {
                 reply_accepted(&msgs[i], c->id, seq, found == 1);
                 ar.outcome = found == 1 ? "duplicate" : "accepted";
+                /* The person, by pseudonym (the BSN's when there is one). */
+                ar.subject = c->npseudonyms > 0 ? c->pseudonyms[0].hex : NULL;
                 char seqtext[32];
                 snprintf(seqtext, sizeof seqtext, "{\"seq\":%lld}", (long long)seq);
                 ar.detail = seqtext;

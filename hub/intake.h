@@ -20,6 +20,7 @@
 
 #include "catalog.h"
 #include "config.h"
+#include "match.h"
 #include "store.h"
 
 struct referrals_plan;
@@ -33,6 +34,17 @@ struct intake_check {
     const char *id; /* points into event, may be NULL */
     const char *type;
     struct referrals_plan *plan; /* a valid signal's referrals, prepared while checking */
+    /* A signal that carried identifying fields (docs/matching.md): their
+     * pseudonyms, and the event as stored, without them (owned). body is
+     * NULL when the frame is stored as received. */
+    struct match_pseudonym pseudonyms[MATCH_KINDS];
+    size_t npseudonyms;
+    char *body;
+    size_t body_len;
+    /* The stored body, sealed on the checking thread (docs/encryption.md),
+     * owned; NULL: the store seals it. */
+    uint8_t *sealed;
+    size_t sealed_len;
 };
 
 /* What a frame turned out to be. */
@@ -50,6 +62,8 @@ struct intake_msg {
     int frames;  /* number of frames in the ZeroMQ message; anything but 1 is refused */
     char *reply; /* out: the reply, JSON text; caller frees it after intake_store */
     size_t reply_len;
+    /* The sender's peer address (for the audit), borrowed; may be NULL. */
+    const char *address;
     enum intake_kind kind;     /* out: set by the check */
     int confirmed;             /* out: a receipt that confirmed a pending delivery */
     struct intake_check check; /* private: zero it once, then leave it to intake */
@@ -96,6 +110,14 @@ int intake_run(struct intake *in, struct intake_msg *msgs, size_t n);
 /* The partners that got new deliveries in the last intake_store (each once).
  * The intake owns the array; valid until the next intake_store. */
 const struct partner *const *intake_touched(const struct intake *in, size_t *n);
+
+/*
+ * The config was reloaded: checks from now on use `cfg` (borrowed). Call
+ * only between batches (no check running, none checked and not yet stored:
+ * their messages point at the old config's partners). 0, or -1 when out of
+ * memory (then the old config stays in use).
+ */
+int intake_reconfigure(struct intake *in, const struct config *cfg);
 
 /* The store's error after intake_store returned -1. */
 const char *intake_store_error(const struct intake *in);

@@ -84,13 +84,25 @@ int referrals_apply_response(struct store *st, const struct partner *partner,
                               referral_state_name(plan->from),
                               to,
                               event_seq};
-    return store_add_history(st, &h);
+    /* The state change itself is audited (NEN 7513: every change), beside the
+     * intake record of the event that caused it. */
+    char detail[128];
+    snprintf(detail, sizeof detail, "{\"from\":\"%s\",\"event_seq\":%lld}",
+             referral_state_name(plan->from), (long long)event_seq);
+    struct audit_record ar = {.time = time,
+                              .actor = partner->id,
+                              .role = authz_role_name(partner->role),
+                              .action = "referral",
+                              .object = plan->referral,
+                              .outcome = to,
+                              .detail = detail};
+    return store_add_history(st, &h) == 0 && store_audit(st, &ar) == 0 ? 0 : -1;
 }
 
 char *referrals_offer_event(const struct config *cfg, const char *event_id, const char *referral_id,
-                            const struct partner *partner, const struct policy *policy,
-                            const char *rule, const json_t *data, const char *time,
-                            int64_t receipt_due_ms, int64_t decision_due_ms)
+                            const struct partner *partner, enum role sender,
+                            const struct policy *policy, const char *rule, const json_t *data,
+                            const char *time, int64_t receipt_due_ms, int64_t decision_due_ms)
 {
     char receipt[UTIL_TIME_LEN], decision[UTIL_TIME_LEN];
     util_time_format(receipt_due_ms, receipt);
@@ -109,19 +121,25 @@ char *referrals_offer_event(const struct config *cfg, const char *event_id, cons
         "time", time, "datacontenttype", "application/json", "subject", referral_id, "data",
         "doorverwijzing", referral_id, "beleid", policy->name, "regel", rule, "termijnen",
         "ontvangst", receipt, "besluit", decision, "signaal", signal);
+    /* Who reported it, as a role: not personal data, and what CoMensha's
+     * adapter needs to tell a legal duty to report from consent. */
+    if (ev && sender < ROLE_COUNT)
+        json_object_set_new(json_object_get(ev, "data"), "melder",
+                            json_pack("{s:s}", "rol", authz_role_name(sender)));
     char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
     json_decref(ev);
     return text;
 }
 
-struct referrals_plan *referrals_plan(const struct config *cfg, const json_t *data, int64_t now_ms)
+struct referrals_plan *referrals_plan(const struct config *cfg, const json_t *data,
+                                      enum role sender, int64_t now_ms)
 {
     struct referrals_plan *plan = calloc(1, sizeof *plan);
     /* One hit per partner at most: room for all of them, so none is cut. */
     struct route_hit *hits = calloc(cfg->npartners + 1, sizeof *hits);
     if (!plan || !hits)
         goto fail;
-    size_t n = route_evaluate(cfg, data, hits, cfg->npartners);
+    size_t n = route_evaluate_from(cfg, data, sender, hits, cfg->npartners);
     plan->items = calloc(n + 1, sizeof *plan->items);
     if (!plan->items)
         goto fail;
@@ -153,7 +171,7 @@ struct referrals_plan *referrals_plan(const struct config *cfg, const json_t *da
         util_uuid7(it->event_id);
         it->receipt_due_ms = now_ms + it->policy->receipt_ms;
         it->decision_due_ms = now_ms + it->policy->decision_ms;
-        it->payload = referrals_offer_event(cfg, it->event_id, it->referral_id, it->partner,
+        it->payload = referrals_offer_event(cfg, it->event_id, it->referral_id, it->partner, sender,
                                             it->policy, it->rule, data, plan->time,
                                             it->receipt_due_ms, it->decision_due_ms);
         plan->n = i + 1;
@@ -168,6 +186,22 @@ fail:
     return NULL;
 }
 
+void referrals_plan_seal(struct referrals_plan *plan, const struct seal_key *key)
+{
+    for (size_t i = 0; i < plan->n; i++) {
+        struct referrals_item *it = &plan->items[i];
+        size_t n = strlen(it->payload);
+        it->sealed = malloc(seal_size(n));
+        if (it->sealed && seal_encrypt(key, SEAL_AD_DELIVERY(it->event_id), SEAL_AD_DELIVERY_N,
+                                       it->payload, n, it->sealed) == 0) {
+            it->sealed_len = seal_size(n);
+        } else {
+            free(it->sealed);
+            it->sealed = NULL;
+        }
+    }
+}
+
 void referrals_plan_free(struct referrals_plan **self_p)
 {
     struct referrals_plan *plan = *self_p;
@@ -175,6 +209,8 @@ void referrals_plan_free(struct referrals_plan **self_p)
         return;
     for (size_t i = 0; i < plan->n; i++)
         free(plan->items[i].payload);
+    for (size_t i = 0; i < plan->n; i++)
+        free(plan->items[i].sealed);
     free(plan->items);
     free(plan);
     *self_p = NULL;
@@ -211,11 +247,18 @@ int referrals_store(struct store *st, int64_t signal_seq, const struct partner *
         size_t dn = d ? json_dumpb(d, detail, sizeof detail - 1, JSON_COMPACT) : 0;
         json_decref(d);
         detail[dn < sizeof detail ? dn : 0] = '\0';
-        struct audit_record ar = {
-            time, "hub", NULL, "referral", it->referral_id, "created", detail[0] ? detail : NULL};
+        struct audit_record ar = {.time = time,
+                                  .actor = "hub",
+                                  .action = "referral",
+                                  .object = it->referral_id,
+                                  .outcome = "created",
+                                  .detail = detail[0] ? detail : NULL};
         if (store_put_referral(st, &r) != 0 || store_add_history(st, &h) != 0 ||
-            store_put_delivery(st, it->event_id, it->referral_id, it->partner->id, time,
-                               it->payload) != 0 ||
+            (it->sealed
+                 ? store_put_delivery_sealed(st, it->event_id, it->referral_id, it->partner->id,
+                                             time, it->sealed, it->sealed_len)
+                 : store_put_delivery(st, it->event_id, it->referral_id, it->partner->id, time,
+                                      it->payload)) != 0 ||
             store_audit(st, &ar) != 0)
             return -1;
         if (touched)

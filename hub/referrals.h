@@ -55,7 +55,9 @@ struct referrals_item {
     char referral_id[UTIL_UUID_LEN];
     char event_id[UTIL_UUID_LEN];
     int64_t receipt_due_ms, decision_due_ms;
-    char *payload; /* the doorverwijzing-aangeboden event, owned */
+    char *payload;   /* the doorverwijzing-aangeboden event, owned */
+    uint8_t *sealed; /* payload sealed by referrals_plan_seal, owned; NULL: not yet */
+    size_t sealed_len;
 };
 
 struct referrals_plan {
@@ -71,12 +73,19 @@ struct referrals_plan {
 };
 
 /*
- * Routes a valid signal's `data` (docs/routing.md) and prepares every
+ * Routes a valid signal's `data`, sent by a partner of role `sender`
+ * (docs/routing.md), and prepares every
  * referral it makes, as of `now_ms`. Touches no store: safe on intake's
  * helper thread. Returns the plan (caller frees with referrals_plan_free),
  * or NULL when out of memory.
  */
-struct referrals_plan *referrals_plan(const struct config *cfg, const json_t *data, int64_t now_ms);
+struct referrals_plan *referrals_plan(const struct config *cfg, const json_t *data,
+                                      enum role sender, int64_t now_ms);
+
+/* Seals each offer's payload for its delivery row (SEAL_AD_DELIVERY), so the
+ * store need not (docs/encryption.md). An offer left unsealed (no memory) is
+ * sealed by the store. Safe on intake's helper thread. */
+void referrals_plan_seal(struct referrals_plan *plan, const struct seal_key *key);
 
 /* Frees a plan and sets *self_p to NULL. */
 void referrals_plan_free(struct referrals_plan **self_p);
@@ -93,12 +102,14 @@ int referrals_store(struct store *st, int64_t signal_seq, const struct partner *
 
 /*
  * Builds the doorverwijzing-aangeboden event for one referral: a CloudEvent
- * whose data holds the referral id, policy, rule, deadlines and the signal
- * fields in the role's profile (and nothing else). Caller frees the JSON text.
+ * whose data holds the referral id, policy, rule, deadlines, the role of the
+ * partner that reported the signal (`melder`, when `sender` < ROLE_COUNT) and
+ * the signal fields in the role's profile (and nothing else). Caller frees
+ * the JSON text.
  */
 char *referrals_offer_event(const struct config *cfg, const char *event_id, const char *referral_id,
-                            const struct partner *partner, const struct policy *policy,
-                            const char *rule, const json_t *data, const char *time,
-                            int64_t receipt_due_ms, int64_t decision_due_ms);
+                            const struct partner *partner, enum role sender,
+                            const struct policy *policy, const char *rule, const json_t *data,
+                            const char *time, int64_t receipt_due_ms, int64_t decision_due_ms);
 
 #endif

@@ -152,6 +152,31 @@ static void load_target(const struct config *cfg, struct route_target *t, const 
     }
 }
 
+/* `from`: a non-empty array of role names, the sender's role must be one. */
+static void load_from(struct route *rt, const json_t *from, struct config_problems *p,
+                      const char *where)
+{
+    if (!from)
+        return;
+    if (!json_is_array(from) || json_array_size(from) == 0) {
+        config_problem(p, "%s/from: must be a non-empty array of roles", where);
+        return;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(from, i, v)
+    {
+        enum role role;
+        if (!json_is_string(v) || authz_role_parse(json_string_value(v), &role) != 0)
+            config_problem(p,
+                           "%s/from/%zu: not a role (police, municipality, comensha, care, "
+                           "coordinator)",
+                           where, i);
+        else
+            rt->from_roles |= 1u << role;
+    }
+}
+
 void route_load(struct config *cfg, const json_t *routes, struct config_problems *p)
 {
     if (!json_is_array(routes)) {
@@ -176,8 +201,9 @@ void route_load(struct config *cfg, const json_t *routes, struct config_problems
         json_object_foreach((json_t *)r, k, v)
         {
             if (strcmp(k, "name") != 0 && strcmp(k, "when") != 0 && strcmp(k, "to") != 0 &&
-                strcmp(k, "policy") != 0 && strcmp(k, "final") != 0)
-                config_problem(p, "%s/%s: unknown key (allowed: name, when, to, policy, final)",
+                strcmp(k, "policy") != 0 && strcmp(k, "final") != 0 && strcmp(k, "from") != 0)
+                config_problem(p,
+                               "%s/%s: unknown key (allowed: name, when, from, to, policy, final)",
                                where, k);
         }
         const json_t *name = json_object_get(r, "name");
@@ -216,6 +242,7 @@ void route_load(struct config *cfg, const json_t *routes, struct config_problems
             if (!rt->policy)
                 config_problem(p, "%s/policy: not a policy in /policies", where);
         }
+        load_from(rt, json_object_get(r, "from"), p, where);
         const json_t *final = json_object_get(r, "final");
         if (final && !json_is_boolean(final))
             config_problem(p, "%s/final: must be true or false", where);
@@ -297,10 +324,16 @@ static size_t add_hit(struct route_hit *hits, size_t n, size_t cap, const struct
 size_t route_evaluate(const struct config *cfg, const json_t *data, struct route_hit *hits,
                       size_t cap)
 {
+    return route_evaluate_from(cfg, data, ROLE_COUNT, hits, cap);
+}
+
+size_t route_evaluate_from(const struct config *cfg, const json_t *data, enum role sender,
+                           struct route_hit *hits, size_t cap)
+{
     size_t n = 0;
     for (size_t i = 0; i < cfg->nroutes; i++) {
         const struct route *r = &cfg->routes[i];
-        int holds = 1;
+        int holds = !r->from_roles || (sender < ROLE_COUNT && (r->from_roles & (1u << sender)));
         for (size_t j = 0; j < r->nconditions && holds; j++)
             holds = condition_holds(&r->conditions[j], data);
         if (!holds)

@@ -43,6 +43,7 @@ struct route {
     size_t ntargets;
     const struct policy *policy;
     int final;
+    unsigned from_roles; /* `from`: bit set of enum role of the sender; 0: any */
 };
 
 /* Parses the `routes` array into cfg->routes, adding a problem (named by its
@@ -67,6 +68,12 @@ struct route_hit {
  */
 size_t route_evaluate(const struct config *cfg, const json_t *data, struct route_hit *hits,
                       size_t cap);
+
+/* The same, for a signal sent by a partner of role `sender`: a rule with
+ * `from` holds only for a sender of one of its roles. route_evaluate is this
+ * with no sender known (ROLE_COUNT): rules with `from` never hold. */
+size_t route_evaluate_from(const struct config *cfg, const json_t *data, enum role sender,
+                           struct route_hit *hits, size_t cap);
 
 /* The value at a JSON pointer below `root`, or NULL. Borrowed. */
 const json_t *route_pointer_get(const json_t *root, const char *pointer);

@@ -8,13 +8,18 @@
  */
 #include "store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
 #include <sodium.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include "audit.h"
 #include "keymap.h"
 
 /* WAL size (pages) at which the checkpoint thread is woken: SQLite's own
@@ -41,10 +46,17 @@ struct store {
     sqlite3 *db;
     struct checkpointer ck;
     sqlite3_stmt *begin, *commit, *rollback;
-    sqlite3_stmt *event_key_columns, *insert_event, *insert_key, *insert_audit;
+    sqlite3_stmt *event_key_columns, *insert_event, *insert_key;
+    struct audit_chain *chain; /* appends to the audit trail (writable store) */
     sqlite3_stmt *insert_referral, *get_referral, *update_referral, *insert_history;
     sqlite3_stmt *referral_answered, *insert_facts;
     sqlite3_stmt *insert_delivery, *pending_deliveries, *confirm_delivery, *dead_delivery;
+    sqlite3_stmt *read_body;
+    const struct seal_key *key; /* seals events.body and deliveries.payload; NULL: cannot */
+    int lock_fd;                /* flock'ed `path`.lock of a writable store, else -1 */
+    uint8_t *buf;               /* scratch for sealing on the caller's thread */
+    size_t bufcap;
+    char err[320]; /* the store's own last error (sealing), "" when SQLite's applies */
     uint8_t hash_key[crypto_shorthash_KEYBYTES];
     struct keymap *keys;
     struct pending_key {
@@ -235,10 +247,31 @@ static const char *const migrations[] = {
     /* 5: privacy and security (docs/security.md, docs/privacy.md), in three
      * parts: the audit chain; encryption at rest and retention; pseudonyms
      * and matches. */
-    /* 5a: the audit chain (docs/audit.md). */
-    ""
-    /* 5b: encryption at rest and retention (docs/encryption.md). */
-    ""
+    /* 5a: the audit chain (docs/audit.md). Each record gains the person it
+     * is about (a pseudonym), where the request came from, why, and its
+     * place in the chain: prev_hash, and hash = SHA-256(prev_hash ||
+     * canonical content). Older records get the purpose their action implies
+     * (audit_default_purpose) and are chained by audit_seal_unchained in the
+     * same transaction as this migration (see migrate()). */
+    "ALTER TABLE audit ADD COLUMN subject TEXT;"
+    "ALTER TABLE audit ADD COLUMN address TEXT;"
+    "ALTER TABLE audit ADD COLUMN purpose TEXT;"
+    "ALTER TABLE audit ADD COLUMN prev_hash TEXT;"
+    "ALTER TABLE audit ADD COLUMN hash TEXT;"
+    "UPDATE audit SET purpose = CASE "
+    "  WHEN action IN ('intake', 'referral', 'delivery', 'escalation', 'alert', "
+    "                  'acknowledgement', 'match') THEN 'ketenzorg' "
+    "  WHEN action = 'connect' THEN 'beveiliging' ELSE 'beheer' END;"
+    /* 5b: encryption at rest and retention (docs/encryption.md,
+     * docs/retention.md). events.body and deliveries.payload hold sealed
+     * BLOBs from now on (store.c seals the clear TEXT of earlier versions
+     * right after this migration); `purged` is when retention removed the
+     * value (then a zero-length BLOB). The partial index holds only signals
+     * whose body is still there, in arrival order: retention's candidates. */
+    "ALTER TABLE events ADD COLUMN purged TEXT;"
+    "ALTER TABLE deliveries ADD COLUMN purged TEXT;"
+    "CREATE INDEX events_unpurged_signals ON events (received) WHERE purged IS NULL "
+    "AND type = 'nl.mensenhandel.signalen.signaal-geregistreerd';"
     /* 5c: pseudonyms of identifying fields and the matches between signals
      * (docs/matching.md). One row per pseudonym a signal carried: `kind`
      * "bsn" or "naam-geboortedatum", `pseudonym` the keyed HMAC-SHA256 in hex. */
@@ -250,7 +283,24 @@ static const char *const migrations[] = {
     "  received_ms INTEGER NOT NULL,"
     "  PRIMARY KEY (seq, kind)"
     ");"
-    "CREATE INDEX pseudonyms_by_value ON pseudonyms (pseudonym);",
+    "CREATE INDEX pseudonyms_by_value ON pseudonyms (pseudonym);"
+    /* One row per match raised (hub/match.c): the new signal and the earlier
+     * one it matched, their partners and those partners' roles, the kinds
+     * that matched ("bsn", "naam-geboortedatum" or both, comma-separated)
+     * and when. Ids only, never a pseudonym: the report reads this table,
+     * and it outlives the pseudonyms that retention purges. */
+    "CREATE TABLE matches ("
+    "  id INTEGER PRIMARY KEY,"
+    "  seq INTEGER NOT NULL,"
+    "  partner TEXT NOT NULL,"
+    "  role TEXT NOT NULL,"
+    "  earlier_seq INTEGER NOT NULL,"
+    "  earlier_partner TEXT NOT NULL,"
+    "  earlier_role TEXT NOT NULL,"
+    "  kinds TEXT NOT NULL,"
+    "  found_ms INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX matches_by_time ON matches (found_ms);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -296,6 +346,9 @@ static int migrate(struct store *st, char *err, size_t errlen)
         snprintf(sql, sizeof sql, "PRAGMA user_version = %d", version + 1);
         if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
             sqlite3_exec(st->db, migrations[version], NULL, NULL, NULL) != SQLITE_OK ||
+            /* Version 5 chains the audit records kept so far, once, inside
+             * the migration: a record without a hash later is tampering. */
+            (version + 1 == 5 && audit_seal_unchained(st->db) != 0) ||
             sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK ||
             sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
             snprintf(err, errlen, "migration to version %d failed: %s", version + 1,
@@ -446,7 +499,11 @@ done:
     return rc;
 }
 
-static struct store *open_common(const char *path, int readonly, char *err, size_t errlen)
+static int lock_database(struct store *st, const char *path, char *err, size_t errlen);
+static int seal_existing(struct store *st, const char *path, char *err, size_t errlen);
+
+static struct store *open_common(const char *path, const struct seal_key *key, int readonly,
+                                 char *err, size_t errlen)
 {
     struct store *st = calloc(1, sizeof *st);
     char buf[64] = "";
@@ -454,6 +511,10 @@ static struct store *open_common(const char *path, int readonly, char *err, size
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    st->key = key;
+    st->lock_fd = -1;
+    if (!readonly && lock_database(st, path, err, errlen) != 0)
+        goto fail;
     int flags = readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     if (sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "cannot open database %s: %s", path,
@@ -470,6 +531,10 @@ static struct store *open_common(const char *path, int readonly, char *err, size
             goto fail;
         }
         sqlite3_exec(st->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+        /* What is overwritten or deleted (a value sealed over its clear
+         * text, a purged payload) is zeroed in the file, not left in free
+         * space (docs/encryption.md). */
+        sqlite3_exec(st->db, "PRAGMA secure_delete=ON", NULL, NULL, NULL);
         if (pragma_text(st->db, "PRAGMA synchronous", buf, sizeof buf) != 0 ||
             strcmp(buf, "2") != 0) {
             snprintf(err, errlen, "database %s: synchronous=FULL did not take (got %s)", path, buf);
@@ -484,7 +549,8 @@ static struct store *open_common(const char *path, int readonly, char *err, size
                  buf[0] ? buf : sqlite3_errmsg(st->db));
         goto fail;
     }
-    if (!readonly && (migrate(st, err, errlen) != 0 || load_hash_key(st, err, errlen) != 0))
+    if (!readonly && (migrate(st, err, errlen) != 0 || load_hash_key(st, err, errlen) != 0 ||
+                      seal_existing(st, path, err, errlen) != 0))
         goto fail;
     /* Room for the (partner, source, id) index of a busy year in memory. */
     sqlite3_exec(st->db, "PRAGMA cache_size = -65536", NULL, NULL, NULL);
@@ -495,6 +561,11 @@ static struct store *open_common(const char *path, int readonly, char *err, size
                      SCHEMA_VERSION);
             goto fail;
         }
+        if (prepare(st, &st->read_body,
+                    "SELECT partner, source, id, body, purged FROM events "
+                    "WHERE seq = ?1",
+                    err, errlen))
+            goto fail;
         return st;
     }
     if (prepare(st, &st->begin, "BEGIN IMMEDIATE", err, errlen) ||
@@ -540,7 +611,8 @@ static struct store *open_common(const char *path, int readonly, char *err, size
                 err, errlen) ||
         prepare(st, &st->pending_deliveries,
                 "SELECT seq, event_id, payload, attempts FROM deliveries "
-                "WHERE partner = ?1 AND state = 'pending' AND seq > ?2 ORDER BY seq LIMIT ?3",
+                "WHERE partner = ?1 AND state = 'pending' AND seq > ?2 AND purged IS NULL "
+                "ORDER BY seq LIMIT ?3",
                 err, errlen) ||
         prepare(st, &st->confirm_delivery,
                 "UPDATE deliveries SET state = 'confirmed', confirmed = ?3 "
@@ -550,10 +622,11 @@ static struct store *open_common(const char *path, int readonly, char *err, size
                 "UPDATE deliveries SET state = 'dead', dead_reason = ?2, last_attempt = ?3, "
                 "attempts = ?4 WHERE seq = ?1 AND state = 'pending'",
                 err, errlen) ||
-        prepare(st, &st->insert_audit,
-                "INSERT INTO audit (time, actor, role, action, object, outcome, detail) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                err, errlen))
+        prepare(st, &st->read_body,
+                "SELECT partner, source, id, body, purged FROM events WHERE seq = ?1", err, errlen))
+        goto fail;
+    st->chain = audit_chain_new(st->db, err, errlen);
+    if (!st->chain)
         goto fail;
     if (load_keys(st, err, errlen) != 0 || start_checkpointer(st, path, err, errlen) != 0)
         goto fail;
@@ -563,14 +636,19 @@ fail:
     return NULL;
 }
 
-struct store *store_open(const char *path, char *err, size_t errlen)
+struct store *store_open(const char *path, const struct seal_key *key, char *err, size_t errlen)
 {
-    return open_common(path, 0, err, errlen);
+    if (!key) {
+        snprintf(err, errlen, "database %s: no encryption key", path);
+        return NULL;
+    }
+    return open_common(path, key, 0, err, errlen);
 }
 
-struct store *store_open_readonly(const char *path, char *err, size_t errlen)
+struct store *store_open_readonly(const char *path, const struct seal_key *key, char *err,
+                                  size_t errlen)
 {
-    return open_common(path, 1, err, errlen);
+    return open_common(path, key, 1, err, errlen);
 }
 
 void store_close(struct store **self_p)
@@ -597,8 +675,14 @@ void store_close(struct store **self_p)
     keymap_free(&st->keys);
     free(st->pending);
     sqlite3_finalize(st->insert_event);
-    sqlite3_finalize(st->insert_audit);
+    audit_chain_free(&st->chain);
+    sqlite3_finalize(st->read_body);
     sqlite3_close(st->db);
+    if (st->lock_fd >= 0)
+        close(st->lock_fd); /* releases the flock */
+    if (st->buf)
+        sodium_memzero(st->buf, st->bufcap);
+    free(st->buf);
     free(st);
     *self_p = NULL;
 }
@@ -613,6 +697,7 @@ static int step_done(sqlite3_stmt *stmt)
 int store_begin(struct store *st)
 {
     st->npending = 0;
+    st->err[0] = '\0';
     return step_done(st->begin);
 }
 
@@ -636,7 +721,28 @@ void store_rollback(struct store *st)
 
 const char *store_errmsg(const struct store *st)
 {
-    return sqlite3_errmsg(st->db);
+    return st->err[0] ? st->err : sqlite3_errmsg(st->db);
+}
+
+/* Room for n bytes in the scratch buffer. 0 or -1. */
+static int reserve(struct store *st, size_t n)
+{
+    if (n <= st->bufcap)
+        return 0;
+    size_t cap = st->bufcap ? st->bufcap : 4096;
+    while (cap < n)
+        cap *= 2;
+    uint8_t *grown = malloc(cap);
+    if (!grown) {
+        snprintf(st->err, sizeof st->err, "out of memory");
+        return -1;
+    }
+    if (st->buf)
+        sodium_memzero(st->buf, st->bufcap);
+    free(st->buf);
+    st->buf = grown;
+    st->bufcap = cap;
+    return 0;
 }
 
 static void bind_text(sqlite3_stmt *stmt, int i, const char *s)
@@ -711,6 +817,20 @@ int store_insert_event(struct store *st, const struct store_event *ev, int64_t *
         st->pending = grown;
         st->cap_pending = cap;
     }
+    const uint8_t *sealed = ev->sealed;
+    size_t sealed_len = ev->sealed_len;
+    if (!sealed) {
+        if (!st->key || reserve(st, seal_size(ev->body_len)) != 0 ||
+            seal_encrypt(st->key, SEAL_AD_EVENT(ev->partner, ev->source, ev->id), SEAL_AD_EVENT_N,
+                         ev->body, ev->body_len, st->buf) != 0) {
+            if (!st->err[0])
+                snprintf(st->err, sizeof st->err, "cannot seal the event: %s",
+                         st->key ? "out of memory" : "no encryption key");
+            return -1;
+        }
+        sealed = st->buf;
+        sealed_len = seal_size(ev->body_len);
+    }
     sqlite3_stmt *in = st->insert_event;
     bind_text(in, 1, ev->partner);
     bind_text(in, 2, ev->source);
@@ -718,7 +838,7 @@ int store_insert_event(struct store *st, const struct store_event *ev, int64_t *
     bind_text(in, 4, ev->type);
     bind_text(in, 5, ev->time);
     bind_text(in, 6, ev->received);
-    sqlite3_bind_text(in, 7, ev->body, (int)ev->body_len, SQLITE_STATIC);
+    sqlite3_bind_blob(in, 7, sealed, (int)sealed_len, SQLITE_STATIC);
     if (step_done(in) != 0)
         return -1;
     int64_t new_seq = sqlite3_last_insert_rowid(st->db);
@@ -849,13 +969,34 @@ int store_add_history(struct store *st, const struct store_history *h)
 int store_put_delivery(struct store *st, const char *event_id, const char *referral,
                        const char *partner, const char *time, const char *payload)
 {
+    size_t n = strlen(payload);
+    if (!st->key || reserve(st, seal_size(n)) != 0 ||
+        seal_encrypt(st->key, SEAL_AD_DELIVERY(event_id), SEAL_AD_DELIVERY_N, payload, n,
+                     st->buf) != 0) {
+        if (!st->err[0])
+            snprintf(st->err, sizeof st->err, "cannot seal the delivery: %s",
+                     st->key ? "out of memory" : "no encryption key");
+        return -1;
+    }
+    return store_put_delivery_sealed(st, event_id, referral, partner, time, st->buf, seal_size(n));
+}
+
+int store_put_delivery_sealed(struct store *st, const char *event_id, const char *referral,
+                              const char *partner, const char *time, const uint8_t *sealed,
+                              size_t sealed_len)
+{
     sqlite3_stmt *s = st->insert_delivery;
     bind_text(s, 1, event_id);
     bind_text(s, 2, referral);
     bind_text(s, 3, partner);
     bind_text(s, 4, time);
-    bind_text(s, 5, payload);
+    sqlite3_bind_blob(s, 5, sealed, (int)sealed_len, SQLITE_STATIC);
     return step_done(s);
+}
+
+const struct seal_key *store_key(const struct store *st)
+{
+    return st->key;
 }
 
 int store_pending_deliveries(struct store *st, const char *partner, int64_t after_seq, size_t max,
@@ -865,20 +1006,39 @@ int store_pending_deliveries(struct store *st, const char *partner, int64_t afte
     bind_text(s, 1, partner);
     sqlite3_bind_int64(s, 2, after_seq);
     sqlite3_bind_int64(s, 3, (sqlite3_int64)max);
-    int rc, n = 0;
+    int rc, n = 0, unopened = 0;
+    st->err[0] = '\0';
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *event_id = (const char *)sqlite3_column_text(s, 1);
+        const uint8_t *sealed = sqlite3_column_blob(s, 2);
+        size_t sealed_len = (size_t)sqlite3_column_bytes(s, 2);
+        size_t len = 0;
+        char why[200];
+        if (!st->key || sealed_len < SEAL_OVERHEAD || reserve(st, sealed_len) != 0 ||
+            seal_decrypt(st->key, SEAL_AD_DELIVERY(event_id), SEAL_AD_DELIVERY_N, sealed,
+                         sealed_len, (char *)st->buf, &len, why, sizeof why) != SEAL_OK) {
+            if (!unopened++)
+                snprintf(st->err, sizeof st->err, "deliveries seq %lld: %s",
+                         (long long)sqlite3_column_int64(s, 0),
+                         !st->key                     ? "no encryption key"
+                         : sealed_len < SEAL_OVERHEAD ? "not an encrypted value"
+                                                      : why);
+            continue;
+        }
         struct store_delivery d = {
             .seq = sqlite3_column_int64(s, 0),
-            .event_id = (const char *)sqlite3_column_text(s, 1),
-            .payload = (const char *)sqlite3_column_text(s, 2),
-            .payload_len = (size_t)sqlite3_column_bytes(s, 2),
+            .event_id = event_id,
+            .payload = (const char *)st->buf,
+            .payload_len = len,
             .attempts = sqlite3_column_int(s, 3),
         };
         fn(arg, &d);
         n++;
     }
     sqlite3_reset(s);
-    return rc == SQLITE_DONE ? n : -1;
+    if (rc != SQLITE_DONE)
+        st->err[0] = '\0'; /* SQLite's message applies */
+    return rc == SQLITE_DONE && !unopened ? n : -1;
 }
 
 int store_confirm_delivery(struct store *st, const char *event_id, const char *partner,
@@ -906,15 +1066,7 @@ int store_dead_letter(struct store *st, int64_t seq, int attempts, const char *r
 
 int store_audit(struct store *st, const struct audit_record *rec)
 {
-    sqlite3_stmt *a = st->insert_audit;
-    bind_text(a, 1, rec->time);
-    bind_text(a, 2, rec->actor);
-    bind_text(a, 3, rec->role);
-    bind_text(a, 4, rec->action);
-    bind_text(a, 5, rec->object);
-    bind_text(a, 6, rec->outcome);
-    bind_text(a, 7, rec->detail);
-    return step_done(a);
+    return st->chain ? audit_chain_append(st->chain, rec, NULL) : -1; /* read-only: none */
 }
 
 static int query_int(sqlite3 *db, const char *sql, long long *out)
@@ -1000,23 +1152,367 @@ unsigned long store_checkpoints(struct store *st)
 
 char *store_event_body(struct store *st, int64_t seq, size_t *len)
 {
-    sqlite3_stmt *s = NULL;
     char *out = NULL;
-    if (sqlite3_prepare_v2(st->db, "SELECT body FROM events WHERE seq = ?1", -1, &s, NULL) !=
-        SQLITE_OK)
-        return NULL;
-    sqlite3_bind_int64(s, 1, seq);
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        const unsigned char *text = sqlite3_column_text(s, 0);
-        size_t n = (size_t)sqlite3_column_bytes(s, 0);
-        out = text ? malloc(n + 1) : NULL;
-        if (out) {
-            memcpy(out, text, n);
-            out[n] = '\0';
-            if (len)
-                *len = n;
+    return store_event_read(st, seq, &out, len) == 1 ? out : NULL;
+}
+
+/* ---- encryption at rest (docs/encryption.md) ---------------------------- */
+
+static int lock_database(struct store *st, const char *path, char *err, size_t errlen)
+{
+    char lock[4096];
+    if (snprintf(lock, sizeof lock, "%s.lock", path) >= (int)sizeof lock) {
+        snprintf(err, errlen, "database path %s is too long", path);
+        return -1;
+    }
+    st->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (st->lock_fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", lock, strerror(errno));
+        return -1;
+    }
+    if (flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        snprintf(err, errlen,
+                 "database %s is in use: %s is held by another process (a running ketenhubd, "
+                 "or ketenctl rekey or purge)",
+                 path, lock);
+        return -1;
+    }
+    return 0;
+}
+
+int store_in_use(const char *path, char *err, size_t errlen)
+{
+    char lock[4096];
+    if (snprintf(lock, sizeof lock, "%s.lock", path) >= (int)sizeof lock) {
+        snprintf(err, errlen, "database path %s is too long", path);
+        return -1;
+    }
+    int fd = open(lock, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0; /* never opened for writing */
+        snprintf(err, errlen, "cannot open %s: %s", lock, strerror(errno));
+        return -1;
+    }
+    int rc = 0;
+    if (flock(fd, LOCK_SH | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK) {
+            rc = 1;
+        } else {
+            snprintf(err, errlen, "cannot test the lock %s: %s", lock, strerror(errno));
+            rc = -1;
         }
     }
+    close(fd); /* releases a shared lock taken above */
+    return rc;
+}
+
+int store_key_id(struct store *st, char out[SEAL_KEY_ID_HEX])
+{
+    sqlite3_stmt *s = NULL;
+    out[0] = '\0';
+    if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE name = 'seal_key_id'", -1, &s,
+                           NULL) != SQLITE_OK)
+        return -1;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        snprintf(out, SEAL_KEY_ID_HEX, "%s", (const char *)sqlite3_column_text(s, 0));
     sqlite3_finalize(s);
-    return out;
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int set_key_id(struct store *st, const struct seal_key *k)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT OR REPLACE INTO meta (name, value) VALUES ('seal_key_id', ?1)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(s, 1, k->id_hex, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* The sealed columns: each names its row by the columns after the value. */
+struct sealed_column {
+    const char *table;
+    const char *select_clear;  /* rows still in clear text (before version 5) */
+    const char *select_sealed; /* rows holding a sealed value */
+    const char *update;
+    int nparts; /* AD parts after the table name */
+};
+
+static const struct sealed_column sealed_columns[] = {
+    {"events",
+     "SELECT seq, body, partner, source, id FROM events WHERE seq > ?1 AND typeof(body) = 'text' "
+     "ORDER BY seq LIMIT 256",
+     "SELECT seq, body, partner, source, id FROM events WHERE seq > ?1 AND purged IS NULL "
+     "ORDER BY seq LIMIT 256",
+     "UPDATE events SET body = ?2 WHERE seq = ?1", 3},
+    {"deliveries",
+     "SELECT seq, payload, event_id FROM deliveries WHERE seq > ?1 AND typeof(payload) = 'text' "
+     "ORDER BY seq LIMIT 256",
+     "SELECT seq, payload, event_id FROM deliveries WHERE seq > ?1 AND purged IS NULL "
+     "ORDER BY seq LIMIT 256",
+     "UPDATE deliveries SET payload = ?2 WHERE seq = ?1", 1},
+    /* An officer's free-text note on an acknowledgement (hub/escalate.c). */
+    {"escalations",
+     "SELECT id, ack_note, id FROM escalations WHERE id > ?1 AND typeof(ack_note) = 'text' "
+     "ORDER BY id LIMIT 256",
+     "SELECT id, ack_note, id FROM escalations WHERE id > ?1 AND ack_note IS NOT NULL "
+     "ORDER BY id LIMIT 256",
+     "UPDATE escalations SET ack_note = ?2 WHERE id = ?1", 1},
+};
+
+struct resealed {
+    int64_t seq;
+    uint8_t *value;
+    size_t len;
+};
+
+/*
+ * Goes through one sealed column: opens each value under `from` (NULL: the
+ * column is read as clear text, the rows of a version before 5) and, when
+ * `to` is not NULL, seals it under `to` and writes it back. Rows are read in
+ * batches of 256 and written after each batch, so no statement reads a table
+ * while it is written. Call inside a transaction. Returns 0 or -1 (err).
+ */
+static int reseal_column(struct store *st, const struct sealed_column *c,
+                         const struct seal_key *from, const struct seal_key *to, long long *count,
+                         char *err, size_t errlen)
+{
+    sqlite3_stmt *sel = NULL, *upd = NULL;
+    struct resealed batch[256];
+    size_t nb = 0;
+    int64_t last = 0;
+    int rc = -1, more = 1;
+    char *plain = NULL;
+    size_t plaincap = 0;
+    if (sqlite3_prepare_v2(st->db, from ? c->select_sealed : c->select_clear, -1, &sel, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v2(st->db, c->update, -1, &upd, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", c->table, sqlite3_errmsg(st->db));
+        goto done;
+    }
+    while (more) {
+        more = 0;
+        nb = 0;
+        sqlite3_bind_int64(sel, 1, last);
+        int step;
+        while ((step = sqlite3_step(sel)) == SQLITE_ROW) {
+            more = 1;
+            struct resealed *r = &batch[nb];
+            r->seq = last = sqlite3_column_int64(sel, 0);
+            r->value = NULL;
+            const void *value = sqlite3_column_blob(sel, 1);
+            size_t len = (size_t)sqlite3_column_bytes(sel, 1);
+            const char *parts[4] = {c->table, NULL, NULL, NULL};
+            for (int i = 0; i < c->nparts; i++) {
+                const unsigned char *t = sqlite3_column_text(sel, 2 + i);
+                parts[1 + i] = t ? (const char *)t : "";
+            }
+            const char *text = value;
+            size_t text_len = len;
+            if (from) {
+                char why[200];
+                if (len + 1 > plaincap) {
+                    free(plain);
+                    plaincap = len + 1;
+                    plain = malloc(plaincap);
+                    if (!plain) {
+                        snprintf(err, errlen, "out of memory");
+                        goto done;
+                    }
+                }
+                if (seal_decrypt(from, parts, (size_t)c->nparts + 1, value, len, plain, &text_len,
+                                 why, sizeof why) != SEAL_OK) {
+                    snprintf(err, errlen, "%s seq %lld: %s", c->table, (long long)r->seq, why);
+                    goto done;
+                }
+                text = plain;
+            }
+            ++*count;
+            if (!to)
+                continue;
+            r->len = seal_size(text_len);
+            r->value = malloc(r->len);
+            if (!r->value ||
+                seal_encrypt(to, parts, (size_t)c->nparts + 1, text, text_len, r->value) != 0) {
+                free(r->value);
+                snprintf(err, errlen, "out of memory");
+                goto done;
+            }
+            nb++;
+        }
+        sqlite3_reset(sel);
+        if (step != SQLITE_DONE) {
+            snprintf(err, errlen, "%s: %s", c->table, sqlite3_errmsg(st->db));
+            goto done;
+        }
+        for (size_t i = 0; i < nb; i++) {
+            sqlite3_bind_int64(upd, 1, batch[i].seq);
+            sqlite3_bind_blob(upd, 2, batch[i].value, (int)batch[i].len, SQLITE_STATIC);
+            if (step_done(upd) != 0) {
+                snprintf(err, errlen, "%s seq %lld: %s", c->table, (long long)batch[i].seq,
+                         sqlite3_errmsg(st->db));
+                goto done;
+            }
+        }
+        for (size_t i = 0; i < nb; i++)
+            free(batch[i].value);
+        nb = 0;
+    }
+    rc = 0;
+done:
+    for (size_t i = 0; i < nb; i++)
+        free(batch[i].value);
+    if (plain)
+        sodium_memzero(plain, plaincap);
+    free(plain);
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+    return rc;
+}
+
+static int count_purged(struct store *st, long long *out)
+{
+    return query_int(st->db,
+                     "SELECT (SELECT count(*) FROM events WHERE purged IS NOT NULL) + "
+                     "(SELECT count(*) FROM deliveries WHERE purged IS NOT NULL)",
+                     out);
+}
+
+static int reseal_all(struct store *st, const struct seal_key *from, const struct seal_key *to,
+                      struct store_seal_counts *counts, char *err, size_t errlen)
+{
+    struct store_seal_counts n = {0, 0, 0, 0};
+    if (reseal_column(st, &sealed_columns[0], from, to, &n.events, err, errlen) != 0 ||
+        reseal_column(st, &sealed_columns[1], from, to, &n.deliveries, err, errlen) != 0 ||
+        reseal_column(st, &sealed_columns[2], from, to, &n.notes, err, errlen) != 0)
+        return -1;
+    if (count_purged(st, &n.purged) != 0) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(st->db));
+        return -1;
+    }
+    if (counts)
+        *counts = n;
+    return 0;
+}
+
+/* After migrate(): checks the database's key against ours; a database that
+ * has none yet (new, or made by a hub before version 5) gets its clear-text
+ * values sealed and our key id, in one transaction. Idempotent: a crash
+ * before the commit leaves it as it was. */
+static int seal_existing(struct store *st, const char *path, char *err, size_t errlen)
+{
+    char have[SEAL_KEY_ID_HEX];
+    if (store_key_id(st, have) != 0) {
+        snprintf(err, errlen, "database %s: cannot read its key id: %s", path,
+                 sqlite3_errmsg(st->db));
+        return -1;
+    }
+    if (have[0]) {
+        if (strcmp(have, st->key->id_hex) == 0)
+            return 0;
+        snprintf(err, errlen,
+                 "database %s: encrypted under key id %s; the configured key is %s "
+                 "(/encryption_key names another key file than the database's, or the database "
+                 "was re-keyed; see docs/encryption.md)",
+                 path, have, st->key->id_hex);
+        return -1;
+    }
+    char why[512] = "";
+    struct store_seal_counts n = {0, 0, 0, 0};
+    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+        reseal_all(st, NULL, st->key, &n, why, sizeof why) != 0 || set_key_id(st, st->key) != 0 ||
+        sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "database %s: cannot encrypt the stored values: %s", path,
+                 why[0] ? why : sqlite3_errmsg(st->db));
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    /* The clear text is zeroed in the pages (secure_delete); the WAL still
+     * holds the old page images until it is reused: copy it back and empty
+     * it now. */
+    if (n.events + n.deliveries + n.notes > 0 &&
+        sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "database %s: cannot checkpoint after encrypting: %s", path,
+                 sqlite3_errmsg(st->db));
+        return -1;
+    }
+    return 0;
+}
+
+int store_rekey(struct store *st, const struct seal_key *to, const struct audit_record *rec,
+                struct store_seal_counts *counts, char *err, size_t errlen)
+{
+    char why[512] = "";
+    if (!st->key) {
+        snprintf(err, errlen, "no encryption key");
+        return -1;
+    }
+    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+        reseal_all(st, st->key, to, counts, why, sizeof why) != 0 || set_key_id(st, to) != 0 ||
+        (rec && store_audit(st, rec) != 0) ||
+        sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s; nothing was changed", why[0] ? why : store_errmsg(st));
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+int store_seal_check(struct store *st, struct store_seal_counts *counts, char *err, size_t errlen)
+{
+    if (!st->key) {
+        snprintf(err, errlen, "no encryption key");
+        return -1;
+    }
+    /* One read transaction: a consistent view beside a running hub. */
+    sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL);
+    int rc = reseal_all(st, st->key, NULL, counts, err, errlen);
+    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+    return rc;
+}
+
+int store_event_read(struct store *st, int64_t seq, char **body, size_t *len)
+{
+    sqlite3_stmt *s = st->read_body;
+    int rc = -1;
+    *body = NULL;
+    st->err[0] = '\0';
+    sqlite3_bind_int64(s, 1, seq);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_DONE || (step == SQLITE_ROW && sqlite3_column_type(s, 4) != SQLITE_NULL)) {
+        rc = 0; /* absent, or purged under retention */
+    } else if (step == SQLITE_ROW) {
+        const char *parts[4] = {"events", (const char *)sqlite3_column_text(s, 0),
+                                (const char *)sqlite3_column_text(s, 1),
+                                (const char *)sqlite3_column_text(s, 2)};
+        const uint8_t *sealed = sqlite3_column_blob(s, 3);
+        size_t n = (size_t)sqlite3_column_bytes(s, 3), plain_len = 0;
+        char why[200];
+        char *out = n >= SEAL_OVERHEAD ? malloc(n) : NULL;
+        if (!st->key)
+            snprintf(st->err, sizeof st->err, "events seq %lld: no encryption key", (long long)seq);
+        else if (n < SEAL_OVERHEAD)
+            snprintf(st->err, sizeof st->err, "events seq %lld: not an encrypted value",
+                     (long long)seq);
+        else if (!out)
+            snprintf(st->err, sizeof st->err, "out of memory");
+        else if (seal_decrypt(st->key, parts, SEAL_AD_EVENT_N, sealed, n, out, &plain_len, why,
+                              sizeof why) != SEAL_OK)
+            snprintf(st->err, sizeof st->err, "events seq %lld: %s", (long long)seq, why);
+        else {
+            *body = out;
+            out = NULL;
+            if (len)
+                *len = plain_len;
+            rc = 1;
+        }
+        free(out);
+    }
+    sqlite3_reset(s);
+    return rc;
 }

@@ -8,6 +8,10 @@
  * A writable store checkpoints its WAL on a thread of its own (with its own
  * connection), so commits on the caller's thread never pay for copying pages
  * back into the database file.
+ * Encryption at rest (docs/encryption.md): event bodies, delivery payloads
+ * and officers' notes are stored sealed (lib/seal.h) under the key given at
+ * open, and opened when read; every other column is in clear. Only one
+ * process has the database open for writing at a time (`path`.lock).
  * Knows nothing of ZeroMQ or schemas. Does not log: errors go to the caller.
  */
 #ifndef STORE_H
@@ -17,14 +21,32 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "audit.h"
+
+#include "seal.h"
+
 struct store;
 
-/* Opens (creating if needed) the database at `path` for the hub. Returns the
- * store (caller closes), or NULL with err filled. */
-struct store *store_open(const char *path, char *err, size_t errlen);
+/*
+ * Opens (creating if needed) the database at `path` for the hub, with the
+ * key that seals events.body and deliveries.payload (docs/encryption.md;
+ * borrowed, must outlive the store). Takes an exclusive lock on `path`.lock
+ * for as long as the store is open, so a second writer (another hub,
+ * ketenctl rekey or purge) is refused. Refuses a database sealed under
+ * another key, naming both key ids. Values stored in clear by a hub before
+ * schema version 5 are sealed here, in one transaction. Returns the store
+ * (caller closes), or NULL with err filled.
+ */
+struct store *store_open(const char *path, const struct seal_key *key, char *err, size_t errlen);
 
-/* Opens an existing database read-only (for ketenctl); no migrations. */
-struct store *store_open_readonly(const char *path, char *err, size_t errlen);
+/* Opens an existing database read-only (for ketenctl); no migrations, no
+ * lock. `key` may be NULL: then sealed values cannot be read. */
+struct store *store_open_readonly(const char *path, const struct seal_key *key, char *err,
+                                  size_t errlen);
+
+/* 1 if `path`.lock is held by a process with the database open for writing
+ * (a running hub), 0 if not, -1 when it cannot be told (err filled). */
+int store_in_use(const char *path, char *err, size_t errlen);
 
 /* Closes the database and sets *self_p to NULL. */
 void store_close(struct store **self_p);
@@ -50,6 +72,10 @@ struct store_event {
     const char *received; /* when the hub received it, RFC 3339 UTC */
     const char *body;     /* the event as JSON text, as received */
     size_t body_len;
+    /* The body already sealed by the caller (seal_encrypt with
+     * SEAL_AD_EVENT(partner, source, id)), or NULL: the store seals it. */
+    const uint8_t *sealed;
+    size_t sealed_len;
 };
 
 /* Looks (partner, source, id) up. Returns 1 and sets *seq when it is stored,
@@ -151,12 +177,25 @@ int store_put_signal_facts(struct store *st, const struct store_signal_facts *f)
 /* Appends to a referral's history. 0 or -1. */
 int store_add_history(struct store *st, const struct store_history *h);
 
-/* Queues a delivery (an event for a partner, kept until confirmed). 0 or -1. */
+/* Queues a delivery (an event for a partner, kept until confirmed); the
+ * payload is sealed here (SEAL_AD_DELIVERY(event_id)). 0 or -1. */
 int store_put_delivery(struct store *st, const char *event_id, const char *referral,
                        const char *partner, const char *time, const char *payload);
 
+/* store_put_delivery with the payload already sealed by the caller
+ * (seal_encrypt with SEAL_AD_DELIVERY(event_id)). 0 or -1. */
+int store_put_delivery_sealed(struct store *st, const char *event_id, const char *referral,
+                              const char *partner, const char *time, const uint8_t *sealed,
+                              size_t sealed_len);
+
+/* The key the store seals with (borrowed), or NULL for a read-only store
+ * opened without one. */
+const struct seal_key *store_key(const struct store *st);
+
 /* Calls fn for up to `max` pending deliveries of `partner` with seq > after_seq,
- * in seq order. Returns how many, or -1. */
+ * in seq order, each payload opened (decrypted); purged ones are left out.
+ * Returns how many, or -1 on a database error or when a payload did not open
+ * (that one is skipped, the others are passed; store_errmsg names it). */
 int store_pending_deliveries(struct store *st, const char *partner, int64_t after_seq, size_t max,
                              store_delivery_fn fn, void *arg);
 
@@ -170,19 +209,9 @@ int store_confirm_delivery(struct store *st, const char *event_id, const char *p
 int store_dead_letter(struct store *st, int64_t seq, int attempts, const char *reason,
                       const char *time);
 
-/* One audit record. Strings borrowed; any but action/outcome may be NULL.
- * Never holds personal data: ids, JSON pointers, keywords, counts. */
-struct audit_record {
-    const char *time;
-    const char *actor;   /* partner id, "admin:<user>" or "hub" */
-    const char *role;    /* the actor's role */
-    const char *action;  /* e.g. "intake", "connect" */
-    const char *object;  /* e.g. event id */
-    const char *outcome; /* e.g. "accepted", "rejected", "refused" */
-    const char *detail;  /* JSON text, e.g. the failing pointers */
-};
-
-/* Appends an audit record. Returns 0, or -1. */
+/* Appends `rec` (struct audit_record: hub/audit.h) to the hash-chained audit
+ * trail. Call inside the caller's transaction (it then commits or rolls back
+ * with it); outside one it commits on its own. Returns 0, or -1. */
 int store_audit(struct store *st, const struct audit_record *rec);
 
 /*
@@ -201,7 +230,38 @@ struct sqlite3 *store_sqlite(struct store *st);
 unsigned long store_checkpoints(struct store *st);
 
 /* The stored JSON text of event `seq` (NUL-terminated, its length in *len if
- * len is not NULL), or NULL. Caller frees. */
+ * len is not NULL), or NULL (absent, purged or an error). Caller frees. */
 char *store_event_body(struct store *st, int64_t seq, size_t *len);
+
+/*
+ * Reads and opens event `seq`'s body into *body (caller frees; length in *len
+ * if len is not NULL). Returns 1 when read, 0 when the event is absent or its
+ * body was purged under retention (*body NULL), -1 on a database error or a
+ * value that does not open (store_errmsg says which, e.g. the key ids).
+ */
+int store_event_read(struct store *st, int64_t seq, char **body, size_t *len);
+
+/* What store_rekey and store_seal_check went through. */
+struct store_seal_counts {
+    long long events, deliveries, notes; /* sealed values (notes: escalations.ack_note) */
+    long long purged;                    /* purged values (nothing to seal) */
+};
+
+/*
+ * Opens every sealed value under the store's key and seals it again under
+ * `to`, in one transaction, then records `to` as the database's key and
+ * appends `rec` (may be NULL) to the audit trail in the same transaction. The
+ * store keeps using its old key afterwards: close it. On any value that does
+ * not open, nothing changes and err names its table and row. 0 or -1.
+ */
+int store_rekey(struct store *st, const struct seal_key *to, const struct audit_record *rec,
+                struct store_seal_counts *counts, char *err, size_t errlen);
+
+/* Opens every sealed value (and discards it): 0 when all open under the
+ * store's key, -1 with err naming the first that does not. */
+int store_seal_check(struct store *st, struct store_seal_counts *counts, char *err, size_t errlen);
+
+/* The key id the database records as its key (hex), or "" when none yet. */
+int store_key_id(struct store *st, char out[SEAL_KEY_ID_HEX]);
 
 #endif

@@ -114,6 +114,11 @@ static enum rank designator(char c, int in_time, int64_t *unit, const char **why
 
 int duration_parse(const char *text, int64_t *ms, char *err, size_t errlen)
 {
+    return duration_parse_max(text, DURATION_MAX_MS, ms, err, errlen);
+}
+
+int duration_parse_max(const char *text, int64_t max_ms, int64_t *ms, char *err, size_t errlen)
+{
     const char *p = text;
     int in_time = 0;
     enum rank last = RANK_NONE;
@@ -148,7 +153,7 @@ int duration_parse(const char *text, int64_t *ms, char *err, size_t errlen)
         /* Stop growing past the cap: the value is refused below either way. */
         int64_t value = 0;
         for (; is_digit(*p); p++)
-            if (value <= DURATION_MAX_MS)
+            if (value <= max_ms)
                 value = value * 10 + (*p - '0');
 
         int64_t frac_ms = 0;
@@ -193,12 +198,12 @@ int duration_parse(const char *text, int64_t *ms, char *err, size_t errlen)
                         "weeks cannot be combined with other components; use days");
         last = r;
 
-        /* total <= DURATION_MAX_MS holds before each step, so nothing overflows. */
-        if (value > (DURATION_MAX_MS - total) / unit)
-            return fail(err, errlen, text, "longer than 366 days");
+        /* total <= max_ms holds before each step, so nothing overflows. */
+        if (value > (max_ms - total) / unit)
+            return fail(err, errlen, text, "longer than %lld days", (long long)(max_ms / MS_DAY));
         total += value * unit;
-        if (frac_ms > DURATION_MAX_MS - total)
-            return fail(err, errlen, text, "longer than 366 days");
+        if (frac_ms > max_ms - total)
+            return fail(err, errlen, text, "longer than %lld days", (long long)(max_ms / MS_DAY));
         total += frac_ms;
     }
 

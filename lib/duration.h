@@ -30,6 +30,13 @@
  */
 int duration_parse(const char *text, int64_t *ms, char *err, size_t errlen);
 
+/* duration_parse with another upper bound than 366 days: `max_ms` (at most
+ * DURATION_LONG_MAX_MS), for periods counted in years such as retention. */
+int duration_parse_max(const char *text, int64_t max_ms, int64_t *ms, char *err, size_t errlen);
+
+/* The longest bound duration_parse_max takes: 100 years of 366 days. */
+#define DURATION_LONG_MAX_MS (100LL * DURATION_MAX_MS)
+
 /*
  * Writes the canonical form of `ms` into out (at most len bytes, always
  * NUL-terminated when len > 0): days, then T with hours, minutes and seconds,

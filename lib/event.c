@@ -65,6 +65,12 @@ json_t *event_parse(const char *buf, size_t len, int max_depth, json_t *errors)
     json_error_t jerr;
     json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
+        /* jansson ends most texts with " near '<the bytes read so far>'":
+         * that could be part of a BSN or a name (docs/matching.md), so the
+         * reply gives the position and the reason only. */
+        char *near = strstr(jerr.text, " near '");
+        if (near)
+            *near = '\0';
         event_error(errors, "", "json", "malformed JSON at line %d, column %d: %s", jerr.line,
                     jerr.column, jerr.text);
         return NULL;

@@ -33,6 +33,9 @@ static const struct {
     {"uuid", SCHEMA_FORMAT_UUID, "UUID (RFC 4122)"},
     {"json-pointer", SCHEMA_FORMAT_JSON_POINTER, "JSON pointer (RFC 6901)"},
     {"relative-json-pointer", SCHEMA_FORMAT_RELATIVE_JSON_POINTER, "relative JSON pointer"},
+    /* Not a JSON Schema format: ketenhub's own, for the signal's identifying
+     * fields (docs/schema.md). Other validators treat it as an annotation. */
+    {"bsn", SCHEMA_FORMAT_BSN, "BSN (9 digits passing the elfproef)"},
 };
 
 enum schema_format schema_format_lookup(const char *name)
@@ -614,6 +617,24 @@ static int check_relative_json_pointer(const char *s, size_t len)
     return check_json_pointer(s + i, len - i);
 }
 
+/* A BSN: nine digits whose weighted sum 9*d1 + 8*d2 + ... + 2*d8 - 1*d9 is a
+ * multiple of 11 (the "elfproef"), and not all zeros (which passes the sum). */
+static int check_bsn(const char *s, size_t len)
+{
+    long sum = 0;
+    int nonzero = 0;
+    if (len != 9)
+        return 0;
+    for (size_t i = 0; i < 9; i++) {
+        if (!is_digit(s[i]))
+            return 0;
+        int d = s[i] - '0';
+        nonzero |= d;
+        sum += i < 8 ? (long)(9 - i) * d : -(long)d;
+    }
+    return nonzero && sum % 11 == 0;
+}
+
 int schema_format_check(enum schema_format format, const char *s, size_t len)
 {
     switch (format) {
@@ -645,6 +666,8 @@ int schema_format_check(enum schema_format format, const char *s, size_t len)
         return check_json_pointer(s, len);
     case SCHEMA_FORMAT_RELATIVE_JSON_POINTER:
         return check_relative_json_pointer(s, len);
+    case SCHEMA_FORMAT_BSN:
+        return check_bsn(s, len);
     }
     return 0;
 }

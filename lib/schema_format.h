@@ -24,7 +24,8 @@ enum schema_format {
     SCHEMA_FORMAT_URI_REFERENCE,
     SCHEMA_FORMAT_UUID,
     SCHEMA_FORMAT_JSON_POINTER,
-    SCHEMA_FORMAT_RELATIVE_JSON_POINTER
+    SCHEMA_FORMAT_RELATIVE_JSON_POINTER,
+    SCHEMA_FORMAT_BSN /* ketenhub's own: a Dutch citizen service number (elfproef) */
 };
 
 /* The format asserted for `name`, or SCHEMA_FORMAT_NONE when it is not. */

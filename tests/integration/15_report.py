@@ -252,6 +252,20 @@ class GeneratedData(ReportCase):
         self.assertEqual(levels[0], "<5")
         self.assertTrue(1 in levels and 2 in levels)
         self.assertIsInstance(w["escalations"]["acknowledged"], int)
+        # matches: shown in total, comensha+care exactly 2 (hidden), with other
+        # small pairs in the same line (so nothing follows by subtraction);
+        # coordinator+coordinator 0
+        m = w["matches"]
+        self.assertTrue(m["available"])
+        self.assertIsInstance(m["count"], int)
+        self.assertGreater(m["count"], 100)
+        pairs = {tuple(r["roles"]): r["matches"] for r in m["by_roles"]}
+        self.assertEqual(len(pairs), 15)
+        self.assertEqual(pairs["comensha", "care"], "<5")
+        self.assertEqual(pairs["coordinator", "coordinator"], 0)
+        self.assertGreaterEqual(sum(1 for v in pairs.values() if v in ("<5", "x")), 2)
+        self.assertEqual([r["month"] for r in m["by_month"]],
+                         [r["month"] for r in sig["by_month"]])
         con = self.hub.db()
         try:
             states = dict(con.execute("SELECT state, count(*) FROM referrals GROUP BY state"))
@@ -527,6 +541,10 @@ def csv_figures(doc):
         out[("escalations", "time_to_ack", k)] = v
     out[("matches", "count", "available")] = doc["matches"]["available"]
     out[("matches", "count", "matches")] = doc["matches"]["count"]
+    for r in doc["matches"].get("by_month", []):
+        out[("matches", r["month"], "matches")] = r["matches"]
+    for r in doc["matches"].get("by_roles", []):
+        out[("matches", "+".join(r["roles"]), "matches")] = r["matches"]
     return out
 
 
@@ -806,7 +824,10 @@ MARCH_MODEL = {
                                  {"level": 2, "escalations": "x"}],
                     "acknowledged": 6,
                     "time_to_ack": {"median_minutes": 3.0, "p90_minutes": 60.0}},
-    "matches": {"available": False, "count": None},
+    # no matches in the hand-made data: every pair of roles, zeros
+    "matches": {"available": True, "count": 0, "by_month": [{"month": "2026-03", "matches": 0}],
+                "by_roles": [{"roles": [a, b], "matches": 0}
+                             for i, a in enumerate(oracle.ROLES) for b in oracle.ROLES[i:]]},
 }
 
 
@@ -1176,6 +1197,14 @@ class MigratedDatabase(ReportCase):
                   "decided_ms"):
             con.execute("ALTER TABLE referrals DROP COLUMN " + c)
         con.execute("ALTER TABLE escalations DROP COLUMN acked_ms")
+        # ... and what version 5 added: the audit chain, sealing, pseudonyms.
+        for c in ("subject", "address", "purpose", "prev_hash", "hash"):
+            con.execute("ALTER TABLE audit DROP COLUMN " + c)
+        con.execute("DROP INDEX events_unpurged_signals")
+        con.execute("ALTER TABLE events DROP COLUMN purged")
+        con.execute("ALTER TABLE deliveries DROP COLUMN purged")
+        con.execute("DROP TABLE pseudonyms")
+        con.execute("DROP TABLE IF EXISTS matches")
         con.execute("PRAGMA user_version = 3")
         rng = random.Random(3)
         rec, dec = DAY, 5 * DAY  # standaard

@@ -88,8 +88,10 @@ class CoMensha(unittest.TestCase):
         self.assertEqual(self.receiver.count(), 1)
 
     def test_no_consent_nothing_sent(self):
+        # Reported by a municipality: no legal duty to report, no consent.
         a = self.start_adapter()
-        police_signal(self.hub, vormenVanUitbuiting=["orgaanverwijdering"],
+        police_signal(self.hub, sender="gemeente-enschede",
+                      vormenVanUitbuiting=["orgaanverwijdering"],
                       toestemming={"registratieCoMensha": False}, geslacht="man")
         ref = wait_for(lambda: referrals_for(self.hub, PARTNER), what="referral")[0][0]
         # The adapter takes the offer (receipt to the hub) but registers nothing.
@@ -100,6 +102,19 @@ class CoMensha(unittest.TestCase):
         self.assertEqual(self.receiver.count(), 0)
         self.assertEqual(referrals_for(self.hub, PARTNER)[0][1], "aangeboden")
         self.assertEqual(events_of_type(self.hub, PREFIX + "ontvangen"), 0)
+
+    def test_police_signal_without_consent_registered_under_duty_to_report(self):
+        # The same test-only rule, but the police reported it: the offer says
+        # melder.rol police, which is in legal_duty_roles.
+        self.start_adapter()
+        police_signal(self.hub, vormenVanUitbuiting=["orgaanverwijdering"],
+                      toestemming={"registratieCoMensha": False}, geslacht="man")
+        ref = wait_for(lambda: referrals_for(self.hub, PARTNER), what="referral")[0][0]
+        wait_for(lambda: self.receiver.count() >= 1, what="registration")
+        body = json.loads(self.receiver.requests[0]["body"])
+        self.assertEqual(body["registratieKenmerk"], ref)
+        self.assertEqual(body["grondslag"], "meldplicht")
+        wait_for(lambda: referrals_for(self.hub, PARTNER)[0][1] == "ontvangen", what="ontvangen")
 
     def test_500_and_429_retried_one_registration_one_receipt(self):
         self.receiver.script = [(500, {}), (429, {"Retry-After": "1"})]

@@ -116,9 +116,9 @@ def new_hub():
     return Hub(partners=PARTNERS, extra_config=dict(HUB_CONFIG))
 
 
-def police_signal(hub, **data):
-    """Sends a signal as the police; returns the hub's reply."""
-    peer = Peer(hub, "politie")
+def police_signal(hub, sender="politie", **data):
+    """Sends a signal as the police (or as `sender`); returns the event."""
+    peer = Peer(hub, sender)
     ev = make_event(signal_data(**data))
     reply = peer.request(ev)
     assert reply.get("status") == "accepted", reply

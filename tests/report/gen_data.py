@@ -30,6 +30,11 @@ What the data covers (docs/reporting.md §1):
   2026-07-01T00:00:00.000Z, and some in December and July) whose referrals
   and escalations must not count; and just inside (2026-01-01T00:00:00.000Z,
   2026-06-30T23:59:59.999Z);
+- matches (schema version 5, docs/matching.md): about one in twenty
+  signals matches an earlier signal of another partner; the match is found
+  when the later signal arrives, so matches of signals just outside the
+  period do not count; none between two coordinators, and exactly 2 between
+  comensha and care: a hidden cell of matches.by_roles;
 - deliberate small cells (for the default config, any seed, --signals 3000
   or more; with fewer, other months get small counts too):
   * role coordinator: exactly 3 signals in the period: the one hidden cell of
@@ -267,6 +272,15 @@ def insert_referral(con, rng, signal_seq, partner, policy, created_ms, receipt_m
             "decided_ms": decided, "end_ms": updated}
 
 
+def insert_match(con, later, earlier, kinds="bsn"):
+    """A match raised when `later` arrived, with the earlier signal `earlier`
+    (both Facts already inserted), as hub/match.c writes it."""
+    con.execute("INSERT INTO matches (seq, partner, role, earlier_seq, earlier_partner,"
+                " earlier_role, kinds, found_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (later.seq, later.partner, later.role, earlier.seq, earlier.partner,
+                 earlier.role, kinds, later.received_ms))
+
+
 def insert_escalation(con, referral, deadline, level, acked_ms=None, state=None, by="anna"):
     """An escalation of a referral's missed `deadline` ('receipt' or
     'decision'); level is the 0-based highest level fired, -1 none."""
@@ -325,7 +339,8 @@ class Generator:
         self.cfg = cfg
         self.rng = random.Random(seed)
         self.referrals = []
-        self.stats = {"signals": 0, "referrals": 0, "escalations": 0, "history": 0}
+        self.stats = {"signals": 0, "referrals": 0, "escalations": 0, "history": 0,
+                      "matches": 0}
 
     # -- signals ----------------------------------------------------------
     def sender(self, role):
@@ -483,6 +498,34 @@ class Generator:
         return made
 
 
+    def add_matches(self, everything):
+        """About one signal in twenty matches an earlier one of another partner
+        (never coordinator with coordinator); the comensha+care pair is
+        avoided here and made exactly twice below."""
+        rng = self.rng
+        pair = {"comensha", "care"}
+        for i, later in enumerate(everything):
+            if i == 0 or rng.random() >= 0.05:
+                continue
+            earlier = everything[rng.randrange(0, i)]
+            if earlier.partner == later.partner or {earlier.role, later.role} == pair or \
+                    earlier.role == later.role == "coordinator":
+                continue
+            kinds = weighted(rng, [("bsn", 60), ("naam-geboortedatum", 30),
+                                   ("bsn,naam-geboortedatum", 10)])
+            insert_match(self.con, later, earlier, kinds)
+            self.stats["matches"] += 1
+        inside = [f for f in everything if ms_of("2026-01-01") <= f.received_ms
+                  < ms_of("2026-07-01")]
+        care = [f for f in inside if f.role == "care"]
+        comensha = [f for f in inside if f.role == "comensha"]
+        for _ in range(2 if care and comensha else 0):
+            a, b = rng.choice(care), rng.choice(comensha)
+            later, earlier = (a, b) if a.received_ms > b.received_ms else (b, a)
+            insert_match(self.con, later, earlier)
+            self.stats["matches"] += 1
+
+
 def random_time(rng, start_ms, end_ms):
     return start_ms + rng.randrange(0, end_ms - start_ms)
 
@@ -552,6 +595,8 @@ def generate(con, cfg, seed=1, signals=3000, outside=60):
                         "geaccepteerd", "geaccepteerd", "mislukt"):
             g.add_referral(rng.choice(in_period), care[1], "standaard", outcome)
     g.add_escalations()
+    if columns(con, "matches"):
+        g.add_matches(everything)
     con.execute("COMMIT")
     summary = dict(g.stats)
     summary["in_period_signals"] = len(facts) + len(special)

@@ -92,8 +92,12 @@ CHOICES = [
     "by_municipality, by_age, by_urgency (all adding up to signals.total); then per partner "
     "in id order its offered line, its receipt line, its decision line, its decisions line; "
     "then the referral columns offered .. received; then the referrals.total row; then "
-    "escalations.by_level. docs/reporting.md §4.2 says 'in the order of this list', which is "
-    "another order (--order doc gives it)",
+    "escalations.by_level, then matches.by_month and matches.by_roles. docs/reporting.md "
+    "§4.2 says 'in the order of this list', which is another order (--order doc gives it)",
+    "matches: found_ms in the period; by_month every month of the period; by_roles every "
+    "unordered pair of the five roles in role order (police+police, police+municipality, ..., "
+    "coordinator+coordinator), then pairs with 'unknown' only when non-zero; not available "
+    "(count null, no rows) on a database before schema version 5",
     "time_to_ack: acked_ms - due_ms of the acknowledged escalations",
 ]
 
@@ -247,6 +251,12 @@ class Oracle:
         for row in con.execute("SELECT id, referral, due_ms, level, acked_ms FROM escalations"):
             if row[1] in ids:
                 self.escalations.append(row)
+        # Matches (docs/matching.md) by when they were found; none before
+        # schema version 5 (the section is then not available).
+        self.matches = None
+        if con.execute("PRAGMA user_version").fetchone()[0] >= 5:
+            self.matches = [row for row in con.execute(
+                "SELECT found_ms, role, earlier_role FROM matches") if lo <= row[0] < hi]
 
     def cell(self, raw):
         return Cell(raw, self.t)
@@ -329,10 +339,32 @@ class Oracle:
         escalations = {"total": C(len(esc)), "by_level": by_level, "acknowledged": C(len(acked)),
                        "time_to_ack": self.stats(acked)}
 
+        match_lines = []
+        if self.matches is None:
+            matches = {"available": False, "count": None}
+        else:
+            names = ROLES + ["unknown"]
+
+            def index(role):
+                return ROLES.index(role) if role in ROLES else len(ROLES)
+            pair_count = collections.Counter(tuple(sorted((index(r[1]), index(r[2]))))
+                                             for r in self.matches)
+            mcount = C(len(self.matches))
+            mmonths = [{"month": mo, "matches": C(sum(1 for r in self.matches
+                                                       if month_of(r[0]) == mo))}
+                       for mo in months]
+            pairs = [{"roles": [names[x], names[y]], "matches": C(pair_count[x, y])}
+                     for x in range(len(names)) for y in range(x, len(names))
+                     if y < len(ROLES) or pair_count[x, y]]
+            matches = {"available": True, "count": mcount, "by_month": mmonths,
+                       "by_roles": pairs}
+            match_lines = [Line("matches.by_month", [m["matches"] for m in mmonths], mcount),
+                           Line("matches.by_roles", [m["matches"] for m in pairs], mcount)]
+
         model = {"report": "ketenhub", "version": 1,
                  "period": {"from": self.frm, "to": self.to},
                  "threshold": self.t, "signals": signals, "referrals": referrals,
-                 "escalations": escalations, "matches": {"available": False, "count": None}}
+                 "escalations": escalations, "matches": matches}
 
         # The lines of §4.2, by group; ordered below (see CHOICES).
         g = collections.OrderedDict()
@@ -368,13 +400,14 @@ class Oracle:
             lines = (g["role"] + g["muni"] + g["age"] + g["urgency"] + g["signals"] + g["forms"]
                      + [o for o, _, _ in per_partner] + [total_row] + columns
                      + [t for _, ts, _ in per_partner for t in ts]
-                     + [d for _, _, ds in per_partner for d in ds] + levels_line)
+                     + [d for _, _, ds in per_partner for d in ds] + levels_line
+                     + match_lines)
         else:
             # ctl/report.c's: the order the lines are made in.
             lines = g["forms"] + g["signals"] + g["role"] + g["muni"] + g["age"] + g["urgency"]
             for offered, timing, decisions in per_partner:
                 lines += [offered] + timing + decisions
-            lines += columns + [total_row] + levels_line
+            lines += columns + [total_row] + levels_line + match_lines
         return model, lines
 
     def stats(self, sorted_ms):

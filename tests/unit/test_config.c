@@ -212,6 +212,68 @@ static void server_key_readable_by_others_is_refused(void)
     CHECK(chmod(path, 0600) == 0);
 }
 
+/* 1 if a problem starts with `prefix` and contains `text`. */
+static int any_contains(char **problems, size_t n, const char *prefix, const char *text)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(problems[i], prefix, strlen(prefix)) == 0 && strstr(problems[i], text))
+            return 1;
+    return 0;
+}
+
+/* Loads a config with the given encryption_key and pseudonym_key paths. */
+static struct config *load_secrets(const char *enc, const char *pse, char ***p, size_t *n)
+{
+    char text[2048], path[256];
+    snprintf(text, sizeof text,
+             "{\"listen\": \"tcp://127.0.0.1:5570\", \"database\": \"hub.db\","
+             " \"schemas\": \"%s\", \"server_key\": \"hub.key\","
+             " \"encryption_key\": \"%s\", \"pseudonym_key\": \"%s\", \"partners\": []}\n",
+             schemas, enc, pse);
+    tu_write(dir, "secrets.json", text, path, sizeof path);
+    return config_load(path, p, n);
+}
+
+static void secret_keys_are_checked(void)
+{
+    char path[256], err[512], **p = NULL;
+    size_t n = 0;
+    /* One file for both keys. */
+    struct config *cfg = load_secrets("keys/store.secret", "keys/store.secret", &p, &n);
+    CHECK(cfg == NULL);
+    CHECK(has_problem(p, n, "/pseudonym_key: must be another file than encryption_key"));
+    config_problems_free(p, n);
+    /* A key in the database's folder; another file that is no key. */
+    snprintf(path, sizeof path, "%s/db.secret", dir);
+    CHECK_INT(keyfile_secret_generate(path, err, sizeof err), 0);
+    tu_write(dir, "keys/garbage.secret", "ketenhub-secret-v1 0123\n", path, sizeof path);
+    CHECK(chmod(path, 0600) == 0);
+    cfg = load_secrets("db.secret", "keys/garbage.secret", &p, &n);
+    CHECK(cfg == NULL);
+    CHECK(has_problem(p, n, "/encryption_key: "));
+    CHECK(any_contains(p, n, "/encryption_key: ", "is in the database's folder"));
+    CHECK(has_problem(p, n, "/pseudonym_key: key file"));
+    CHECK(any_contains(p, n, "/pseudonym_key: ", "is not a secret key file"));
+    config_problems_free(p, n);
+    /* Readable by the group; missing. */
+    snprintf(path, sizeof path, "%s/keys/pseudonym.secret", dir);
+    CHECK(chmod(path, 0640) == 0);
+    cfg = load_secrets("keys/missing.secret", "keys/pseudonym.secret", &p, &n);
+    CHECK(cfg == NULL);
+    CHECK(has_problem(p, n, "/encryption_key: cannot read key file"));
+    CHECK(any_contains(p, n, "/pseudonym_key: ", "accessible by group or others (mode 640)"));
+    config_problems_free(p, n);
+    CHECK(chmod(path, 0600) == 0);
+    /* And the good pair loads, with the key read. */
+    cfg = load_secrets("keys/store.secret", "keys/pseudonym.secret", &p, &n);
+    config_problems_free(p, n);
+    CHECK(cfg != NULL);
+    unsigned char key[32];
+    CHECK_INT(keyfile_secret_read(cfg ? cfg->encryption_key : "", key, err, sizeof err), 0);
+    CHECK(cfg && memcmp(key, cfg->encryption_secret, 32) == 0);
+    config_free(&cfg);
+}
+
 /* Police, a municipality and the coordinator: what the routing keys refer to. */
 static void three_partners(char *out, size_t len)
 {
@@ -647,6 +709,7 @@ int main(void)
     RUN(malformed_json_and_duplicate_keys_are_refused);
     RUN(authorisation_replaces_a_roles_list);
     RUN(server_key_readable_by_others_is_refused);
+    RUN(secret_keys_are_checked);
     RUN(without_routing_keys_the_defaults_apply);
     RUN(source_replaces_the_default_and_must_be_a_string);
     RUN(policies_are_read_as_iso_8601_durations);

@@ -92,7 +92,7 @@ static void fixture_open(struct fixture *fx, const char *name)
 {
     char err[256] = "";
     snprintf(fx->path, sizeof fx->path, "%s/%s.db", dir, name);
-    fx->st = store_open(fx->path, err, sizeof err);
+    fx->st = store_open(fx->path, tu_seal_key(), err, sizeof err);
     if (!fx->st) {
         fprintf(stderr, "store_open %s: %s\n", fx->path, err);
         exit(2);

@@ -71,7 +71,7 @@ static void mixed_batch_is_answered_frame_by_frame_in_one_commit(void)
         return;
     }
     snprintf(path, sizeof path, "%s/intake.db", dir);
-    struct store *st = store_open(path, err, sizeof err);
+    struct store *st = store_open(path, tu_seal_key(), err, sizeof err);
     struct intake *in = intake_new(&cfg, cat, st);
     const char *frames[] = {
         ENVELOPE("11111111-1111-4111-8111-111111111111", DATA_OK),
@@ -138,7 +138,7 @@ static void multi_frame_message_is_rejected_without_parsing(void)
     char err[512], path[256];
     struct catalog *cat = catalog_load("schemas", err, sizeof err);
     snprintf(path, sizeof path, "%s/frames.db", dir);
-    struct store *st = store_open(path, err, sizeof err);
+    struct store *st = store_open(path, tu_seal_key(), err, sizeof err);
     struct intake *in = intake_new(&cfg, cat, st);
     const char *frame = ENVELOPE("44444444-4444-4444-8444-444444444444", DATA_OK);
     struct intake_msg m = {.partner = &police, .data = frame, .len = strlen(frame), .frames = 2};
@@ -162,7 +162,7 @@ static void conflicting_content_for_a_stored_id_names_id(void)
     char err[512], path[256];
     struct catalog *cat = catalog_load("schemas", err, sizeof err);
     snprintf(path, sizeof path, "%s/conflict.db", dir);
-    struct store *st = store_open(path, err, sizeof err);
+    struct store *st = store_open(path, tu_seal_key(), err, sizeof err);
     struct intake *in = intake_new(&cfg, cat, st);
     const char *a = ENVELOPE("55555555-5555-4555-8555-555555555555", DATA_OK);
     const char *b = "{\"specversion\":\"1.0\",\"id\":\"55555555-5555-4555-8555-555555555555\","
@@ -192,7 +192,7 @@ static void pipelined_batches_are_checked_on_the_helper_and_stored_in_order(void
     char err[512], path[256];
     struct catalog *cat = catalog_load("schemas", err, sizeof err);
     snprintf(path, sizeof path, "%s/pipeline.db", dir);
-    struct store *st = store_open(path, err, sizeof err);
+    struct store *st = store_open(path, tu_seal_key(), err, sizeof err);
     struct intake *in = intake_new(&cfg, cat, st);
     enum { N = 40 };
     static char texts[2][N][1024];

@@ -70,7 +70,11 @@
     " 'escalations': {'total': 12, 'by_level': [{'level': 0, 'escalations': 0},"                   \
     "   {'level': 1, 'escalations': 9}, {'level': 2, 'escalations': '<5'}],"                       \
     "  'acknowledged': 10, 'time_to_ack': {'median_minutes': 14.0, 'p90_minutes': 35.47}},"        \
-    " 'matches': {'available': false, 'count': null}}"
+    " 'matches': {'available': true, 'count': 7,"                                                  \
+    "  'by_month': [{'month': '2026-01', 'matches': '<5'}, {'month': '2026-02', 'matches': 'x'},"  \
+    "   {'month': '2026-03', 'matches': 0}],"                                                      \
+    "  'by_roles': [{'roles': ['police', 'municipality'], 'matches': '<5'},"                       \
+    "   {'roles': ['police', 'care'], 'matches': 'x'}]}}"
 
 static const char expected_csv[] =
     "table,row,column,value\r\n"
@@ -172,8 +176,13 @@ static const char expected_csv[] =
     "escalations,acknowledged,escalations,10\r\n"
     "escalations,time_to_ack,median_minutes,14.0\r\n"
     "escalations,time_to_ack,p90_minutes,35.5\r\n"
-    "matches,count,available,false\r\n"
-    "matches,count,matches,\r\n";
+    "matches,count,available,true\r\n"
+    "matches,count,matches,7\r\n"
+    "matches,2026-01,matches,<5\r\n"
+    "matches,2026-02,matches,x\r\n"
+    "matches,2026-03,matches,0\r\n"
+    "matches,police+municipality,matches,<5\r\n"
+    "matches,police+care,matches,x\r\n";
 
 /* The fixture (or `text`) as a model; exits when it does not parse. */
 static json_t *model_from(const char *text)
@@ -271,19 +280,28 @@ static void test_csv_locale(void)
     setlocale(LC_NUMERIC, "C");
 }
 
+static char *section(const char *html, const char *id);
+
 static void test_csv_statistics_null_and_matches(void)
 {
     json_t *m = model();
     char *csv = NULL, err[256];
     json_t *t = json_object_get(json_object_get(m, "escalations"), "time_to_ack");
     json_object_set_new(t, "median_minutes", json_null());
-    json_object_set_new(json_object_get(m, "matches"), "available", json_true());
-    json_object_set_new(json_object_get(m, "matches"), "count", json_string("x"));
+    /* A database from before matching: not available, no rows. */
+    json_object_set_new(m, "matches", json_pack("{s:b, s:n}", "available", 0, "count"));
     CHECK_INT(render(report_write_csv, m, &csv, err, sizeof err), 0);
     CHECK(strstr(csv, "\r\nescalations,time_to_ack,median_minutes,\r\n"
                       "escalations,time_to_ack,p90_minutes,35.5\r\n") != NULL);
-    CHECK(strstr(csv, "\r\nmatches,count,available,true\r\nmatches,count,matches,x\r\n") != NULL);
+    const char *tail = "\r\nmatches,count,available,false\r\nmatches,count,matches,\r\n";
+    CHECK(csv && strlen(csv) > strlen(tail) && strcmp(csv + strlen(csv) - strlen(tail), tail) == 0);
     free(csv);
+    char *html = NULL;
+    CHECK_INT(render(report_write_html, m, &html, err, sizeof err), 0);
+    char *matches = section(html ? html : "", "matches");
+    CHECK(matches && strstr(matches, "Not available yet") && !strstr(matches, "<table"));
+    free(matches);
+    free(html);
     json_decref(m);
 }
 
@@ -331,7 +349,9 @@ static void test_html_page(void)
         free(s);
     }
     char *matches = section(html, "matches");
-    CHECK(matches && strstr(matches, "Not available yet") && !strstr(matches, "<svg"));
+    CHECK(matches && !strstr(matches, "Not available yet") && !strstr(matches, "<svg"));
+    CHECK(matches && strstr(matches, ">7</span>") && strstr(matches, "police+municipality") &&
+          strstr(matches, "<td class=\"n hid\">x</td>") && strstr(matches, "2026-03"));
     free(matches);
     /* Names escaped, in text and in the chart. */
     CHECK(strstr(html, "Zorg & Veilig") == NULL);
@@ -445,6 +465,15 @@ static void test_bad_models(void)
     m = model();
     json_object_set_new(json_object_get(m, "matches"), "available", json_string("no"));
     refused(m, "/matches/available: must be true or false");
+    m = model();
+    json_array_set_new(
+        json_object_get(
+            json_array_get(json_object_get(json_object_get(m, "matches"), "by_roles"), 1), "roles"),
+        1, json_integer(3));
+    refused(m, "/matches/by_roles/1/roles: must be two role names");
+    m = model();
+    json_object_del(json_object_get(m, "matches"), "by_month");
+    refused(m, "/matches/by_month: missing");
 }
 
 /* The page passes the strict checker (when the tree's script is at hand:

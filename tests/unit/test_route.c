@@ -16,6 +16,7 @@
 #include "check.h"
 #include "config.h"
 #include "keyfile.h"
+#include "referrals.h"
 #include "route.h"
 #include "testconfig.h"
 #include "testutil.h"
@@ -912,6 +913,97 @@ static void a_coordinator_named_by_a_rule_keeps_that_rules_policy(void)
     config_free(&cfg);
 }
 
+static void from_limits_a_rule_to_senders_of_its_roles(void)
+{
+    struct config *cfg = load_routes("[{\"name\": \"meldplicht\", \"from\": [\"police\", \"care\"],"
+                                     "  \"to\": [{\"partner\": \"politie\"}]}]");
+    CHECK(cfg != NULL);
+    if (!cfg)
+        return;
+    json_t *data = json_pack("{s:s}", "urgentie", "normaal");
+    struct route_hit hits[16];
+    size_t n = route_evaluate_from(cfg, data, ROLE_POLICE, hits, 16);
+    CHECK_INT(n, 1);
+    CHECK_HIT(hits, n, 0, "politie", "standaard", "meldplicht");
+    n = route_evaluate_from(cfg, data, ROLE_CARE, hits, 16);
+    CHECK(hit_for(hits, n, "politie") != NULL);
+    /* Another sender's role, or no sender known: the rule does not hold. */
+    n = route_evaluate_from(cfg, data, ROLE_MUNICIPALITY, hits, 16);
+    CHECK(hit_for(hits, n, "politie") == NULL);
+    CHECK_HIT(hits, n, 0, "kenniscentrum", "standaard", "coordinator-fallback");
+    n = route_evaluate(cfg, data, hits, 16);
+    CHECK(hit_for(hits, n, "politie") == NULL);
+    json_decref(data);
+    config_free(&cfg);
+}
+
+static void a_bad_from_is_refused_by_its_pointer(void)
+{
+    char **p = NULL;
+    size_t n = 0;
+    load_bad_routes(
+        "[{\"name\": \"a\", \"from\": [], \"to\": [{\"partner\": \"politie\"}]},"
+        " {\"name\": \"b\", \"from\": [\"police\", \"politie\", 3],"
+        "  \"to\": [{\"partner\": \"politie\"}]},"
+        " {\"name\": \"c\", \"from\": \"police\", \"to\": [{\"partner\": \"politie\"}]}]",
+        &p, &n);
+    CHECK(has_problem(p, n, "/routes/0/from: must be a non-empty array of roles", ""));
+    CHECK(has_problem(p, n, "/routes/1/from/1: not a role", ""));
+    CHECK(has_problem(p, n, "/routes/1/from/2: not a role", ""));
+    CHECK(has_problem(p, n, "/routes/2/from: must be a non-empty array of roles", ""));
+    CHECK_INT(n, 4);
+    config_problems_free(p, n);
+}
+
+static void the_offer_names_the_reporters_role_and_nothing_else_new(void)
+{
+    struct config *cfg = tc_load_example(root, schemas, dir);
+    CHECK(cfg != NULL);
+    if (!cfg)
+        return;
+    const struct partner *comensha = config_partner(cfg, "comensha");
+    json_t *data = json_pack("{s:[s], s:b}", "vormenVanUitbuiting", "arbeid", "minderjarig", 0);
+    char *text = referrals_offer_event(cfg, "e1", "r1", comensha, ROLE_POLICE,
+                                       config_policy(cfg, "standaard"), "meldplicht-comensha", data,
+                                       "2026-11-29T12:00:00Z", 0, 0);
+    json_t *ev = text ? json_loads(text, 0, NULL) : NULL;
+    json_t *d = json_object_get(ev, "data");
+    CHECK_STR(json_string_value(json_object_get(json_object_get(d, "melder"), "rol")), "police");
+    CHECK_INT(json_object_size(json_object_get(d, "melder")), 1);
+    free(text);
+    json_decref(ev);
+    /* No sender known (ROLE_COUNT): no melder. */
+    text = referrals_offer_event(cfg, "e2", "r2", comensha, ROLE_COUNT,
+                                 config_policy(cfg, "standaard"), "x", data, "2026-11-29T12:00:00Z",
+                                 0, 0);
+    ev = text ? json_loads(text, 0, NULL) : NULL;
+    CHECK(ev != NULL && json_object_get(json_object_get(ev, "data"), "melder") == NULL);
+    free(text);
+    json_decref(ev);
+    json_decref(data);
+    config_free(&cfg);
+}
+
+static void example_config_sends_police_signals_to_comensha_without_consent(void)
+{
+    struct config *cfg = tc_load_example(root, schemas, dir);
+    CHECK(cfg != NULL);
+    if (!cfg)
+        return;
+    json_t *data =
+        json_pack("{s:[s], s:s, s:b, s:{s:b}}", "vormenVanUitbuiting", "arbeid", "urgentie",
+                  "normaal", "minderjarig", 0, "toestemming", "registratieCoMensha", 0);
+    struct route_hit hits[64];
+    size_t n = route_evaluate_from(cfg, data, ROLE_POLICE, hits, 64);
+    const struct route_hit *h = hit_for(hits, n, "comensha");
+    CHECK(h != NULL);
+    CHECK_STR(h ? h->rule : "", "meldplicht-comensha");
+    n = route_evaluate_from(cfg, data, ROLE_CARE, hits, 64);
+    CHECK(hit_for(hits, n, "comensha") == NULL); /* care has no duty to report */
+    json_decref(data);
+    config_free(&cfg);
+}
+
 static void no_more_hits_than_the_caller_has_room_for(void)
 {
     struct config *cfg = load_routes("[{\"name\": \"all\", \"to\": [{\"role\": \"municipality\"},"
@@ -1080,10 +1172,14 @@ int main(void)
     RUN(no_routes_at_all_sends_everything_to_the_coordinators);
     RUN(a_coordinator_named_by_a_rule_keeps_that_rules_policy);
     RUN(no_more_hits_than_the_caller_has_room_for);
+    RUN(from_limits_a_rule_to_senders_of_its_roles);
+    RUN(a_bad_from_is_refused_by_its_pointer);
 
     RUN(example_config_routes_a_crisis_about_a_minor_in_enschede);
     RUN(example_config_routes_labour_in_hengelo_and_an_unknown_abode);
     RUN(example_profiles_keep_free_text_from_comensha);
+    RUN(the_offer_names_the_reporters_role_and_nothing_else_new);
+    RUN(example_config_sends_police_signals_to_comensha_without_consent);
     tu_rmdir(dir);
     return CHECK_DONE();
 }

@@ -33,7 +33,7 @@ static void open_sets_wal_and_full_sync_and_version(void)
 {
     char path[256], err[256];
     snprintf(path, sizeof path, "%s/a.db", dir);
-    struct store *st = store_open(path, err, sizeof err);
+    struct store *st = store_open(path, tu_seal_key(), err, sizeof err);
     CHECK(st != NULL);
     store_close(&st);
     CHECK(st == NULL);
@@ -55,7 +55,7 @@ static void existing_key_is_reported_with_its_seq_and_nothing_written(void)
 {
     char path[256], err[256];
     snprintf(path, sizeof path, "%s/b.db", dir);
-    struct store *st = store_open(path, err, sizeof err);
+    struct store *st = store_open(path, tu_seal_key(), err, sizeof err);
     int64_t seq = -1, seq2 = -1;
     struct store_event ev = sample("e1", "{\"a\":1}");
     CHECK_INT(store_begin(st), 0);
@@ -82,7 +82,7 @@ static void rolled_back_event_is_new_again_and_keys_survive_reopen(void)
 {
     char path[256], err[256];
     snprintf(path, sizeof path, "%s/keys.db", dir);
-    struct store *st = store_open(path, err, sizeof err);
+    struct store *st = store_open(path, tu_seal_key(), err, sizeof err);
     int64_t seq = 0;
     struct store_event ev = sample("k1", "{}");
     store_begin(st);
@@ -93,7 +93,7 @@ static void rolled_back_event_is_new_again_and_keys_survive_reopen(void)
     CHECK_INT(store_commit(st), 0);
     int64_t first = seq;
     store_close(&st);
-    st = store_open(path, err, sizeof err);
+    st = store_open(path, tu_seal_key(), err, sizeof err);
     store_begin(st);
     CHECK_INT(store_put_event(st, &ev, &seq), STORE_EXISTS); /* the key came back from disk */
     CHECK_INT(seq, first);
@@ -106,7 +106,7 @@ static void wal_is_checkpointed_off_the_writers_thread(void)
     char path[256], wal[300], err[256], body[1100];
     snprintf(path, sizeof path, "%s/wal.db", dir);
     snprintf(wal, sizeof wal, "%s-wal", path);
-    struct store *st = store_open(path, err, sizeof err);
+    struct store *st = store_open(path, tu_seal_key(), err, sizeof err);
     memset(body, 'x', sizeof body - 1);
     body[sizeof body - 1] = '\0';
     /* About 24 MB through the WAL: well past the checkpoint threshold. */
@@ -137,7 +137,7 @@ static void rollback_keeps_nothing_and_reopen_keeps_commits(void)
 {
     char path[256], err[256];
     snprintf(path, sizeof path, "%s/c.db", dir);
-    struct store *st = store_open(path, err, sizeof err);
+    struct store *st = store_open(path, tu_seal_key(), err, sizeof err);
     int64_t seq;
     struct store_event ev = sample("kept", "{\"id\":\"x\"}");
     store_begin(st);
@@ -149,7 +149,7 @@ static void rollback_keeps_nothing_and_reopen_keeps_commits(void)
     store_rollback(st);
     store_close(&st);
 
-    st = store_open_readonly(path, err, sizeof err);
+    st = store_open_readonly(path, tu_seal_key(), err, sizeof err);
     CHECK(st != NULL);
     if (!st)
         return;
@@ -168,10 +168,14 @@ static void audit_records_are_counted_by_outcome(void)
 {
     char path[256], err[256];
     snprintf(path, sizeof path, "%s/d.db", dir);
-    struct store *st = store_open(path, err, sizeof err);
-    struct audit_record a = {
-        "2026-11-29T08:00:00.000Z", "police-1", "police", "intake", "e1", "rejected",
-        "[{\"path\":\"/data\"}]"};
+    struct store *st = store_open(path, tu_seal_key(), err, sizeof err);
+    struct audit_record a = {.time = "2026-11-29T08:00:00.000Z",
+                             .actor = "police-1",
+                             .role = "police",
+                             .action = "intake",
+                             .object = "e1",
+                             .outcome = "rejected",
+                             .detail = "[{\"path\":\"/data\"}]"};
     store_begin(st);
     CHECK_INT(store_audit(st, &a), 0);
     a.outcome = "accepted";
@@ -195,7 +199,7 @@ static void damaged_file_is_refused_with_a_clear_error(void)
     for (int i = 0; i < 2048; i++)
         fputs("this is not a database ", f);
     fclose(f);
-    struct store *st = store_open(path, err, sizeof err);
+    struct store *st = store_open(path, tu_seal_key(), err, sizeof err);
     CHECK(st == NULL);
     CHECK(strstr(err, path) != NULL);
     store_close(&st);
@@ -205,7 +209,7 @@ static void readonly_open_of_missing_file_fails(void)
 {
     char path[256], err[256] = "";
     snprintf(path, sizeof path, "%s/none.db", dir);
-    struct store *st = store_open_readonly(path, err, sizeof err);
+    struct store *st = store_open_readonly(path, tu_seal_key(), err, sizeof err);
     CHECK(st == NULL);
     CHECK(err[0] != '\0');
 }
@@ -218,7 +222,7 @@ static void newer_schema_version_is_refused(void)
     sqlite3_open(path, &db);
     sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL);
     sqlite3_close(db);
-    struct store *st = store_open(path, err, sizeof err);
+    struct store *st = store_open(path, tu_seal_key(), err, sizeof err);
     CHECK(st == NULL);
     CHECK(strstr(err, "newer") != NULL);
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "keyfile.h"
+#include "seal.h"
 
 /* The config members naming the two secret keys tu_secrets makes. */
 #define TU_SECRETS                                                                                 \
@@ -55,6 +56,22 @@ static inline void tu_secrets(const char *dir)
             exit(2);
         }
     }
+}
+
+/* A fixed store key for unit tests (docs/encryption.md); the same for every
+ * call, so a database written in one step opens in the next. */
+static inline const struct seal_key *tu_seal_key(void)
+{
+    static struct seal_key k;
+    static int made;
+    if (!made) {
+        uint8_t secret[SEAL_SECRET_BYTES];
+        for (size_t i = 0; i < sizeof secret; i++)
+            secret[i] = (uint8_t)(i * 7 + 1);
+        seal_key_init(&k, secret);
+        made = 1;
+    }
+    return &k;
 }
 
 /* rm -rf dir (test folders only, under /tmp). */

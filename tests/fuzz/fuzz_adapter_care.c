@@ -1,0 +1,40 @@
+/*
+ * fuzz_adapter_care - libFuzzer target: the care adapter's partner-format
+ * parser (adapters/care/mapping.c, care_parse) through events_build, as
+ * the running adapter takes input: a care provider's answers (POST /reacties) and http-push
+ * receipts. The mapping's config is tests/data/adapters/care/config.json. See adapter_fixture.h for
+ * the route byte and what is checked.
+ */
+// fuzz-libs: adapters/care/mapping.c build/fuzz/libadapter.a
+#include <stddef.h>
+#include <stdint.h>
+
+#include "adapter_fixture.h"
+#include "adapters/care/mapping.h"
+#include "http_push.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static json_t *cfg;
+
+static int parse_cb(struct adapter *ad, const struct adapter_input *in, json_t *items,
+                    json_t *errors)
+{
+    (void)ad;
+    return care_parse(cfg, in, items, errors);
+}
+
+static const struct adapter_mapping mapping = {.name = "care", .parse = parse_cb};
+
+static const struct fuzz_route routes[] = {
+    {"/reacties", "application/json"},
+    {"http-push", HTTP_PUSH_RECEIPT_TYPE},
+};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!cfg)
+        cfg = fuzz_mapping_config("tests/data/adapters/care/config.json");
+    fuzz_adapter_one(&mapping, routes, sizeof routes / sizeof *routes, data, size);
+    return 0;
+}
