@@ -22,6 +22,7 @@
 #include "config.h"
 #include "ctl/report.h"
 #include "ctl/db.h"
+#include "ctl/load.h"
 #include "hub/audit.h"
 #include "pseudonym.h"
 #include "util.h"
@@ -166,18 +167,6 @@ static int usage_error(const char *fmt, ...)
     fputc('\n', stderr);
     usage(stderr);
     return EXIT_USAGE;
-}
-
-/* The config (caller frees), or NULL after printing its problems. */
-static struct config *load_config(const char *path)
-{
-    char **problems = NULL;
-    size_t np = 0;
-    struct config *cfg = config_load(path, &problems, &np);
-    for (size_t i = 0; i < np; i++)
-        fprintf(stderr, "ketenctl audit: config error: %s\n", problems[i]);
-    config_problems_free(problems, np);
-    return cfg;
 }
 
 /* The stored hash of record `seq` into out; 1 found, 0 not, -1 error. */
@@ -625,7 +614,7 @@ int ctl_audit_main(const char *config_path, int argc, char **argv)
         return usage_error("unknown audit command \"%s\" (verify, export, subject)", sub);
     if (!config_path)
         return usage_error("--config FILE is required");
-    struct config *cfg = load_config(config_path);
+    struct config *cfg = ctl_load_config("audit", config_path);
     if (!cfg)
         return EXIT_FAILED;
     int rc;

@@ -34,6 +34,7 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include "ctl/load.h"
 #include "client.h"
 #include "config.h"
 #include "ctl/audit.h"
@@ -218,12 +219,7 @@ static int cmd_status(const char *config_path, int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    char **problems = NULL;
-    size_t np = 0;
-    struct config *cfg = config_load(config_path, &problems, &np);
-    for (size_t i = 0; i < np; i++)
-        fprintf(stderr, "ketenctl: config error: %s\n", problems[i]);
-    config_problems_free(problems, np);
+    struct config *cfg = ctl_load_config(NULL, config_path);
     if (!cfg)
         return 1;
     char err[1024];
@@ -291,12 +287,7 @@ static int usage_error(const char *cmd, const char *fmt, ...)
  * why on stderr. Caller frees. */
 static char *database_path(const char *cmd, const char *config_path)
 {
-    char **problems = NULL;
-    size_t np = 0;
-    struct config *cfg = config_load(config_path, &problems, &np);
-    for (size_t i = 0; i < np; i++)
-        fprintf(stderr, "ketenctl %s: config error: %s\n", cmd, problems[i]);
-    config_problems_free(problems, np);
+    struct config *cfg = ctl_load_config(cmd, config_path);
     if (!cfg)
         return NULL;
     char *path = strdup(cfg->database);
@@ -310,12 +301,7 @@ static char *database_path(const char *cmd, const char *config_path)
  * 0, or -1 (the problems printed). */
 static int load_seal_key(const char *cmd, const char *config_path, struct seal_key *key)
 {
-    char **problems = NULL;
-    size_t np = 0;
-    struct config *cfg = config_load(config_path, &problems, &np);
-    for (size_t i = 0; i < np; i++)
-        fprintf(stderr, "ketenctl %s: config error: %s\n", cmd, problems[i]);
-    config_problems_free(problems, np);
+    struct config *cfg = ctl_load_config(cmd, config_path);
     if (!cfg)
         return -1;
     seal_key_init(key, cfg->encryption_secret);
@@ -594,12 +580,7 @@ static int cmd_oncall(const char *config_path, int argc, char **argv)
                            at);
     if (!config_path)
         return usage_error("oncall", "%s", "--config FILE is required");
-    char **problems = NULL;
-    size_t np = 0;
-    struct config *cfg = config_load(config_path, &problems, &np);
-    for (size_t i = 0; i < np; i++)
-        fprintf(stderr, "ketenctl oncall: config error: %s\n", problems[i]);
-    config_problems_free(problems, np);
+    struct config *cfg = ctl_load_config("oncall", config_path);
     if (!cfg)
         return 1;
     int rc = 0;
@@ -922,12 +903,7 @@ static int cmd_reload(const char *config_path, int argc, char **argv)
         return usage_error("reload", "%s", "--config FILE is required");
     /* Only to find the admin socket: the hub checks the file itself and
      * keeps its running config when it has a problem. */
-    char **problems = NULL;
-    size_t np = 0;
-    struct config *cfg = config_load(config_path, &problems, &np);
-    for (size_t i = 0; i < np; i++)
-        fprintf(stderr, "ketenctl reload: config error: %s\n", problems[i]);
-    config_problems_free(problems, np);
+    struct config *cfg = ctl_load_config("reload", config_path);
     if (!cfg) {
         fprintf(stderr, "ketenctl reload: not sent: the hub would refuse this config too\n");
         return 1;
@@ -994,12 +970,7 @@ static int cmd_ack(const char *config_path, int argc, char **argv)
         return usage_error("ack", "%s", "--by OFFICER is required (your officer id)");
     if (!config_path)
         return usage_error("ack", "%s", "--config FILE is required");
-    char **problems = NULL;
-    size_t np = 0;
-    struct config *cfg = config_load(config_path, &problems, &np);
-    for (size_t i = 0; i < np; i++)
-        fprintf(stderr, "ketenctl ack: config error: %s\n", problems[i]);
-    config_problems_free(problems, np);
+    struct config *cfg = ctl_load_config("ack", config_path);
     if (!cfg)
         return 1;
     /* The hub audits the acknowledgement as admin:<OS user> (docs/audit.md). */
@@ -1076,12 +1047,7 @@ static int cmd_report(const char *config_path, int argc, char **argv)
         return usage_error("report", "%s", err);
     if (!config_path)
         return usage_error("report", "%s", "--config FILE is required");
-    char **problems = NULL;
-    size_t np = 0;
-    struct config *cfg = config_load(config_path, &problems, &np);
-    for (size_t i = 0; i < np; i++)
-        fprintf(stderr, "ketenctl report: config error: %s\n", problems[i]);
-    config_problems_free(problems, np);
+    struct config *cfg = ctl_load_config("report", config_path);
     if (!cfg)
         return 1;
     json_t *model =

@@ -13,6 +13,7 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include "ctl/load.h"
 #include "audit.h"
 #include "config.h"
 #include "keyfile.h"
@@ -30,17 +31,6 @@ static int usage(const char *cmd, const char *text)
 {
     fprintf(stderr, "ketenctl %s: %s\n", cmd, text);
     return 2;
-}
-
-static struct config *load(const char *cmd, const char *config_path)
-{
-    char **problems = NULL;
-    size_t np = 0;
-    struct config *cfg = config_load(config_path, &problems, &np);
-    for (size_t i = 0; i < np; i++)
-        fprintf(stderr, "ketenctl %s: config error: %s\n", cmd, problems[i]);
-    config_problems_free(problems, np);
-    return cfg;
 }
 
 /* Who the audit names: --by NAME, else the login name. */
@@ -64,7 +54,7 @@ int privacy_rekey(const char *config_path, int argc, char **argv)
     }
     if (!config_path || !new_path)
         return usage("rekey", "--config FILE and --new-key NEWFILE are required");
-    struct config *cfg = load("rekey", config_path);
+    struct config *cfg = ctl_load_config("rekey", config_path);
     if (!cfg)
         return 1;
     int rc = 1;
@@ -141,7 +131,7 @@ int privacy_keycheck(const char *config_path, int argc, char **argv)
 {
     if (argc != 1 || !config_path)
         return usage("keycheck", "usage: ketenctl --config FILE keycheck");
-    struct config *cfg = load("keycheck", config_path);
+    struct config *cfg = ctl_load_config("keycheck", config_path);
     if (!cfg)
         return 1;
     char err[1024] = "", have[SEAL_KEY_ID_HEX];
@@ -266,7 +256,7 @@ int privacy_purge(const char *config_path, int argc, char **argv)
     }
     if (!config_path)
         return usage("purge", "--config FILE is required");
-    struct config *cfg = load("purge", config_path);
+    struct config *cfg = ctl_load_config("purge", config_path);
     if (!cfg)
         return 1;
     int rc = 1;

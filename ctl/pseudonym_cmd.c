@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sodium.h>
 
+#include "ctl/load.h"
 #include "config.h"
 #include "hub/pseudonym.h"
 
@@ -61,12 +62,7 @@ int ctl_pseudonym(const char *config_path, int argc, char **argv)
         usage();
         goto done;
     }
-    char **problems = NULL;
-    size_t np = 0;
-    cfg = config_load(config_path, &problems, &np);
-    for (size_t i = 0; i < np; i++)
-        fprintf(stderr, "ketenctl: config error: %s\n", problems[i]);
-    config_problems_free(problems, np);
+    cfg = ctl_load_config(NULL, config_path);
     rc = 1;
     if (!cfg)
         goto done;

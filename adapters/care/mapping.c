@@ -66,18 +66,7 @@ int care_render(const json_t *cfg, const json_t *event, struct adapter_output *o
     json_object_set_new(ce, "datacontenttype", json_string("application/json"));
     json_object_set_new(ce, "dataschema", json_string(SCHEMA_BASE OFFER_TYPE ".json"));
     json_object_set(ce, "data", (json_t *)data);
-    char *text = json_dumps(ce, JSON_COMPACT);
-    json_decref(ce);
-    if (!text) {
-        event_error(errors, "", "memory", "out of memory");
-        return -1;
-    }
-    out->data = text;
-    out->len = strlen(text);
-    snprintf(out->content_type, sizeof out->content_type, "%s", CARE_CONTENT_TYPE);
-    out->name[0] = '\0';
-    out->event = event;
-    return 0;
+    return adapter_output_json(out, ce, CARE_CONTENT_TYPE, event, errors);
 }
 
 static int parse_cb(struct adapter *ad, const struct adapter_input *in, json_t *items,

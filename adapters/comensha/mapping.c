@@ -135,18 +135,7 @@ int comensha_render(const json_t *cfg, const json_t *event, struct adapter_outpu
                         ? json_string_value(json_object_get(cfg, "meldende_organisatie"))
                         : "onbekend"));
     json_object_set_new(rec, "datumSignalering", str_or(sig, "datumSignalering", day));
-    char *text = json_dumps(rec, JSON_COMPACT);
-    json_decref(rec);
-    if (!text) {
-        event_error(errors, "", "memory", "out of memory");
-        return -1;
-    }
-    out->data = text;
-    out->len = strlen(text);
-    snprintf(out->content_type, sizeof out->content_type, "application/json");
-    out->name[0] = '\0';
-    out->event = event;
-    return 0;
+    return adapter_output_json(out, rec, "application/json", event, errors);
 }
 
 static int check_cb(const json_t *section, const char *pointer, json_t *errors)

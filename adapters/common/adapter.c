@@ -103,6 +103,23 @@ void adapter_output_clear(struct adapter_output *out)
     memset(out, 0, sizeof *out);
 }
 
+int adapter_output_json(struct adapter_output *out, json_t *doc, const char *content_type,
+                        const json_t *event, json_t *errors)
+{
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (!text) {
+        event_error(errors, "", "memory", "out of memory");
+        return -1;
+    }
+    out->data = text;
+    out->len = strlen(text);
+    snprintf(out->content_type, sizeof out->content_type, "%s", content_type);
+    out->name[0] = '\0';
+    out->event = event;
+    return 0;
+}
+
 const char *adapter_source(const struct adapter *ad)
 {
     return ad->cfg->source;

@@ -69,6 +69,12 @@ struct adapter_output {
 /* Frees out->data and zeroes the struct. */
 void adapter_output_clear(struct adapter_output *out);
 
+/* Fills `out` with `doc` as compact JSON text of `content_type`, no file
+ * name, made from `event`. Takes `doc` (NULL: out of memory). Returns 0, or
+ * -1 with a "memory" error added to `errors`. */
+int adapter_output_json(struct adapter_output *out, json_t *doc, const char *content_type,
+                        const json_t *event, json_t *errors);
+
 /* ---- mapping ----------------------------------------------------------- */
 
 /*

@@ -104,18 +104,7 @@ int municipality_render(const json_t *cfg, const json_t *event, struct adapter_o
                           kanaal ? kanaal : "doorverwijzingen", "hoofdObject", url, "resource",
                           "doorverwijzing", "resourceUrl", url, "actie", "create", "aanmaakdatum",
                           time, "kenmerken", kenmerken);
-    char *text = n ? json_dumps(n, JSON_COMPACT) : NULL;
-    json_decref(n);
-    if (!text) {
-        event_error(errors, "", "memory", "out of memory");
-        return -1;
-    }
-    out->data = text;
-    out->len = strlen(text);
-    snprintf(out->content_type, sizeof out->content_type, "application/json");
-    out->name[0] = '\0';
-    out->event = event;
-    return 0;
+    return adapter_output_json(out, n, "application/json", event, errors);
 }
 
 static int check_cb(const json_t *section, const char *pointer, json_t *errors)
